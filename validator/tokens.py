@@ -1,0 +1,190 @@
+"""validate_token: one header parse, a prebuilt key by kid, the signature, then the claims."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from validator.claims import AccessToken, check_claims
+from validator.errors import (
+    AlgorithmMismatchError,
+    ForbiddenHeaderError,
+    InsufficientScopeError,
+    InvalidSignatureError,
+    KeySetUnavailableError,
+    MalformedTokenError,
+    TokenTooLargeError,
+    TokenValidationError,
+    UnsupportedAlgorithmError,
+    WrongTokenTypeError,
+)
+from validator.jwks_client import JWKSClient
+from validator.keyset import ACCEPTED_ALGORITHMS
+from validator.metrics import ValidatorMetrics
+
+DEFAULT_MAX_TOKEN_BYTES = 8192
+MAX_HEADER_SEGMENT_BYTES = 1024
+MAX_KID_LENGTH = 128
+DEFAULT_LEEWAY_SECONDS = 30.0
+# Header parameters that would let the token choose its own key or processing rules:
+# jwk/jku/x5u/x5c (RFC 7515 §4.1.2-4.1.6) and crit (§4.1.11, we understand no extensions).
+FORBIDDEN_HEADER_PARAMETERS = frozenset({"jwk", "jku", "x5u", "x5c", "crit"})
+# RFC 9068 §2.1 / §4: "at+jwt", or the full media type, compared case-insensitively.
+ACCESS_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt"})
+_COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+
+
+def validate_token(
+    token: str,
+    *,
+    jwks_client: JWKSClient,
+    issuer: str,
+    audience: str,
+    leeway_seconds: float = DEFAULT_LEEWAY_SECONDS,
+    required_scopes: Iterable[str] = (),
+    max_token_bytes: int = DEFAULT_MAX_TOKEN_BYTES,
+    now: float | None = None,
+    metrics: ValidatorMetrics | None = None,
+) -> AccessToken:
+    """Accept only an RFC 9068 access token from `issuer` for `audience`; else raise why not."""
+    try:
+        access_token = _validate(
+            token,
+            jwks_client=jwks_client,
+            issuer=issuer,
+            audience=audience,
+            leeway_seconds=leeway_seconds,
+            required_scopes=required_scopes,
+            max_token_bytes=max_token_bytes,
+            now=time.time() if now is None else now,
+        )
+    except TokenValidationError as e:
+        if metrics is not None:
+            metrics.record_validation(result="invalid", reason=e.reason)
+        raise
+    except KeySetUnavailableError:
+        if metrics is not None:
+            metrics.record_validation(result="unavailable", reason="no_key_set")
+        raise
+    if metrics is not None:
+        metrics.record_validation(result="valid", reason="ok")
+    return access_token
+
+
+def _validate(
+    token: str,
+    *,
+    jwks_client: JWKSClient,
+    issuer: str,
+    audience: str,
+    leeway_seconds: float,
+    required_scopes: Iterable[str],
+    max_token_bytes: int,
+    now: float,
+) -> AccessToken:
+    """The named steps; each raises its own TokenValidationError subclass."""
+    if not isinstance(token, str):
+        raise MalformedTokenError("the token is not text")
+    if len(token) > max_token_bytes:
+        raise TokenTooLargeError(f"the token is longer than {max_token_bytes} bytes")
+    if _COMPACT_JWS.fullmatch(token) is None:
+        raise MalformedTokenError("the token is not a JWS compact serialization")
+    header_segment, payload_segment, signature_segment = token.split(".")
+    if len(header_segment) > MAX_HEADER_SEGMENT_BYTES:
+        raise TokenTooLargeError(f"the header is longer than {MAX_HEADER_SEGMENT_BYTES} bytes")
+
+    header = _decode_json_object(header_segment, part="header")
+    kid, algorithm = _check_header(header)
+
+    signing_key = jwks_client.get_signing_key(kid)
+    if algorithm != signing_key.algorithm:
+        raise AlgorithmMismatchError(
+            f"alg {algorithm} does not match the {signing_key.algorithm} key {kid}"
+        )
+    signature = _decode_segment(signature_segment, part="signature")
+    signing_input = token[: len(header_segment) + 1 + len(payload_segment)].encode("ascii")
+    if not _signature_verifies(signing_key.key, signing_input, signature):
+        raise InvalidSignatureError("the signature does not verify")
+
+    claims = _decode_json_object(payload_segment, part="payload")
+    access_token = check_claims(
+        claims,
+        issuer=issuer,
+        audience=audience,
+        now=now,
+        leeway_seconds=leeway_seconds,
+        kid=kid,
+        algorithm=algorithm,
+    )
+    missing = tuple(sorted(set(required_scopes) - access_token.scopes))
+    if missing:
+        raise InsufficientScopeError(
+            f"the token lacks scope {' '.join(missing)}", required_scopes=tuple(required_scopes)
+        )
+    return access_token
+
+
+def _check_header(header: dict[str, Any]) -> tuple[str, str]:
+    """Refuse self-chosen keys, crit, none/HMAC/unknown algs and non-access-token types."""
+    forbidden = FORBIDDEN_HEADER_PARAMETERS.intersection(header)
+    if forbidden:
+        raise ForbiddenHeaderError(f"header parameter {min(forbidden)} is not accepted")
+    algorithm = header.get("alg")
+    if not isinstance(algorithm, str) or algorithm not in ACCEPTED_ALGORITHMS:
+        raise UnsupportedAlgorithmError(f"alg {algorithm!r} is not accepted")
+    token_type = header.get("typ")
+    if not isinstance(token_type, str) or token_type.lower() not in ACCESS_TOKEN_TYPES:
+        raise WrongTokenTypeError(f"typ {token_type!r} is not at+jwt")
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not kid or len(kid) > MAX_KID_LENGTH:
+        raise MalformedTokenError("the header has no usable kid")
+    return kid, algorithm
+
+
+def _signature_verifies(key: Any, signing_input: bytes, signature: bytes) -> bool:
+    """python-jose's prebuilt key verifies with the algorithm it was constructed for."""
+    try:
+        return bool(key.verify(signing_input, signature))
+    except Exception:  # a malformed signature may raise instead of returning False
+        return False
+
+
+def _decode_segment(segment: str, *, part: str) -> bytes:
+    """base64url without padding (RFC 7515 §2)."""
+    try:
+        return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    except (binascii.Error, ValueError) as e:
+        raise MalformedTokenError(f"the {part} is not base64url") from e
+
+
+def _decode_json_object(segment: str, *, part: str) -> dict[str, Any]:
+    """A JSON object with unique member names and no NaN/Infinity (RFC 7515 §5.2, RFC 8259)."""
+    try:
+        value = json.loads(
+            _decode_segment(segment, part=part),
+            object_pairs_hook=_unique_members,
+            parse_constant=_refuse_constant,
+        )
+    except ValueError as e:  # JSONDecodeError, UnicodeDecodeError, our own refusals
+        raise MalformedTokenError(f"the {part} is not a JSON object ({e})") from e
+    if not isinstance(value, dict):
+        raise MalformedTokenError(f"the {part} is not a JSON object")
+    return value
+
+
+def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Duplicate names are ambiguous between parsers, so refuse them."""
+    members = dict(pairs)
+    if len(members) != len(pairs):
+        raise ValueError("duplicate member names")
+    return members
+
+
+def _refuse_constant(name: str) -> None:
+    """NaN and Infinity are not JSON and would defeat the exp/nbf comparisons."""
+    raise ValueError(f"{name} is not a JSON number")
