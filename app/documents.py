@@ -1,0 +1,122 @@
+"""Discovery and JWKS documents: rendered once per key change, shared with the publisher.
+
+Pure functions of settings and keyring. The bytes are deterministic (sorted keys, fixed
+separators) because the publisher compares and hashes them, and validators cache by ETag.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from app.config import Settings
+from app.keys.keyring import Keyring, KeyringKey
+
+JWKS_PATH = "/.well-known/jwks.json"
+DISCOVERY_PATH = "/.well-known/openid-configuration"
+TOKEN_PATH = "/connect/token"
+
+
+@dataclass(frozen=True)
+class Document:
+    """A published document: exact bytes plus the headers every copy must carry."""
+
+    path: str
+    body: bytes
+    content_type: str
+    cache_control: str
+
+    @property
+    def sha256_hex(self) -> str:
+        return hashlib.sha256(self.body).hexdigest()
+
+    @property
+    def etag(self) -> str:
+        """A strong ETag derived from the bytes, so every instance and the CDN agree."""
+        return f'"{self.sha256_hex[:32]}"'
+
+
+@dataclass(frozen=True)
+class Documents:
+    jwks: Document
+    discovery: Document
+
+    def __iter__(self):  # noqa: ANN204 - iterate in publication order: JWKS first
+        return iter((self.jwks, self.discovery))
+
+
+def render_documents(settings: Settings, keyring: Keyring) -> Documents:
+    """Both well-known documents, JWKS first (the order they must be published in)."""
+    cache_control = f"public, max-age={settings.token.jwks_cache_max_age_seconds}"
+    return Documents(
+        jwks=Document(JWKS_PATH, render_jwks(keyring), "application/json", cache_control),
+        discovery=Document(
+            DISCOVERY_PATH, render_discovery(settings), "application/json", cache_control
+        ),
+    )
+
+
+def render_jwks(keyring: Keyring) -> bytes:
+    """The JWK Set (RFC 7517 §5): every published key, signing key first; never a revoked one."""
+    keys = [public_jwk(key) for key in keyring.keys if key.kid not in keyring.revoked_kids]
+    return canonical_json({"keys": keys})
+
+
+def render_discovery(settings: Settings) -> bytes:
+    """OpenID Provider / RFC 8414 metadata naming only what this IdP implements."""
+    issuer = settings.token.issuer
+    scopes = sorted({scope for client in settings.clients for scope in client.allowed_scopes})
+    return canonical_json(
+        {
+            "issuer": issuer,
+            "jwks_uri": settings.token.jwks_uri,
+            "token_endpoint": f"{issuer}{TOKEN_PATH}",
+            "grant_types_supported": ["client_credentials"],
+            "token_endpoint_auth_methods_supported": [
+                "client_secret_basic",
+                "client_secret_post",
+            ],
+            "scopes_supported": scopes,
+        }
+    )
+
+
+def public_jwk(key: KeyringKey) -> dict[str, Any]:
+    """A JWK with the certificate: x5c is base64 DER, x5t/x5t#S256 base64url (RFC 7517 §4.6-4.9)."""
+    der = key.certificate.public_bytes(serialization.Encoding.DER)
+    public_key = key.certificate.public_key()
+    entry: dict[str, Any] = {"kid": key.kid, "use": "sig", "alg": key.algorithm}
+    if isinstance(public_key, rsa.RSAPublicKey):
+        numbers = public_key.public_numbers()
+        entry.update(kty="RSA", n=_b64url_uint(numbers.n), e=_b64url_uint(numbers.e))
+    elif isinstance(public_key, ec.EllipticCurvePublicKey):
+        numbers = public_key.public_numbers()
+        size = (public_key.curve.key_size + 7) // 8
+        entry.update(
+            kty="EC",
+            crv="P-256",
+            x=_b64url(numbers.x.to_bytes(size, "big")),
+            y=_b64url(numbers.y.to_bytes(size, "big")),
+        )
+    entry["x5c"] = [base64.b64encode(der).decode()]
+    entry["x5t"] = _b64url(hashlib.sha1(der).digest())  # noqa: S324 - RFC 7517 §4.8 names SHA-1
+    entry["x5t#S256"] = _b64url(hashlib.sha256(der).digest())
+    return entry
+
+
+def canonical_json(document: Any) -> bytes:
+    return json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _b64url_uint(value: int) -> str:
+    return _b64url(value.to_bytes(max(1, (value.bit_length() + 7) // 8), "big"))

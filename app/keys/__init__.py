@@ -1,0 +1,1 @@
+"""Signing keys: the certificate store, the development key and the keyring."""

@@ -1,0 +1,1 @@
+"""OAuth endpoints: one module per endpoint, thin views over plain functions."""

@@ -1,0 +1,1 @@
+"""Access tokens: the claims (pure) and the signature (kid and alg from the keyring)."""
