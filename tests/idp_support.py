@@ -1,0 +1,184 @@
+"""Real certificates, stores and settings for tests: everything made here, nothing committed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+from cryptography import x509
+
+from app.config import Settings, hash_client_secret, load_config
+from app.keys.certificates import (
+    PrivateKey,
+    create_self_signed,
+    generate_private_key,
+    parse_subject,
+    pem_bytes,
+    pkcs12_bytes,
+    sha1_thumbprint,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+CLIENT_ID = "orders-service"
+CLIENT_SECRET = "correct horse battery staple"
+ISSUER = "https://id.example.test"
+AUDIENCE = "tokenidp-api"
+
+
+@dataclass(frozen=True)
+class AddedCertificate:
+    thumbprint: str
+    certificate: x509.Certificate
+    private_key: PrivateKey
+    path: Path
+
+
+class CertStore:
+    """A certificate store folder, `{root}/{location}/{name}`, filled with real files."""
+
+    def __init__(self, root: Path, *, location: str = "LocalMachine", name: str = "My") -> None:
+        self.root = root
+        self.location = location
+        self.name = name
+        self.folder = root / location / name
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def add(
+        self,
+        *,
+        key: PrivateKey,
+        subject: str = "CN=tokenidp signing",
+        not_before: dt.datetime | None = None,
+        not_after: dt.datetime | None = None,
+        file_format: str = "pfx",
+        password: str | None = None,
+        with_private_key: bool = True,
+        file_name: str | None = None,
+    ) -> AddedCertificate:
+        now = dt.datetime.now(dt.UTC)
+        certificate = create_self_signed(
+            key,
+            subject=parse_subject(subject),
+            not_before=not_before or now - dt.timedelta(days=2),
+            not_after=not_after or now + dt.timedelta(days=90),
+        )
+        thumbprint = sha1_thumbprint(certificate)
+        if file_format == "pfx":
+            from cryptography.hazmat.primitives import serialization
+            from cryptography.hazmat.primitives.serialization import pkcs12
+
+            if with_private_key:
+                data = pkcs12_bytes(
+                    key, certificate, password=password.encode() if password else None
+                )
+            else:
+                encryption = (
+                    serialization.BestAvailableEncryption(password.encode())
+                    if password
+                    else serialization.NoEncryption()
+                )
+                data = pkcs12.serialize_key_and_certificates(
+                    b"cert", None, certificate, None, encryption
+                )
+        elif with_private_key:
+            data = pem_bytes(key, certificate)
+        else:
+            from cryptography.hazmat.primitives import serialization
+
+            data = certificate.public_bytes(serialization.Encoding.PEM)
+        path = self.folder / f"{file_name or thumbprint}.{file_format}"
+        path.write_bytes(data)
+        return AddedCertificate(thumbprint, certificate, key, path)
+
+    def environ(self, **token_options: str) -> dict[str, str]:
+        """Production settings pointing at this store, plus one client; overrides as kwargs."""
+        environ = {
+            "TOKENIDP_ENVIRONMENT": "Production",
+            "TokenOptions__Issuer": ISSUER,
+            "TokenOptions__Audience": AUDIENCE,
+            "TokenOptions__CertificateStoreRoot": str(self.root),
+            "TokenOptions__CertificateStoreLocation": self.location,
+            "TokenOptions__CertificateStoreName": self.name,
+            **client_environ(),
+        }
+        for name, value in token_options.items():
+            environ[f"TokenOptions__{name}"] = value
+        return environ
+
+    def settings(self, config_dir: Path, **token_options: str) -> Settings:
+        return load_config(self.environ(**token_options), config_dir=config_dir)
+
+
+def client_environ(
+    client_id: str = CLIENT_ID, secret: str = CLIENT_SECRET, index: int = 0
+) -> dict[str, str]:
+    prefix = f"Clients__{index}__"
+    return {
+        f"{prefix}ClientId": client_id,
+        f"{prefix}ClientSecrets__0__Value": hash_client_secret(secret),
+        f"{prefix}AllowedGrantTypes__0": "client_credentials",
+        f"{prefix}AllowedScopes__0": "orders.read",
+        f"{prefix}AllowedScopes__1": "orders.write",
+    }
+
+
+def new_key(key_type: str = "rsa") -> PrivateKey:
+    return generate_private_key(key_type)  # type: ignore[arg-type]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def venv_bin(name: str) -> str:
+    return str(Path(sys.executable).parent / name)
+
+
+class Gunicorn:
+    """The real IdP under gunicorn on a free loopback port, stopped by `stop()`."""
+
+    def __init__(self, environ: dict[str, str], *, cwd: Path, workers: int = 1) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {
+            **os.environ,
+            **environ,
+            "TOKENIDP_BIND": f"127.0.0.1:{self.port}",
+            "TOKENIDP_WORKERS": str(workers),
+            "PYTHONPATH": str(ROOT),
+        }
+        self.process = subprocess.Popen(
+            [venv_bin("gunicorn"), "--config", str(ROOT / "gunicorn.conf.py"), "wsgi:app"],
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def wait_ready(self, timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"gunicorn exited: {self.process.stderr.read()}")
+            try:
+                if requests.get(f"{self.url}/healthz", timeout=1).ok:
+                    return
+            except requests.ConnectionError:
+                time.sleep(0.05)
+        raise AssertionError("gunicorn did not become ready")
+
+    def stop(self) -> str:
+        if self.process.poll() is None:
+            self.process.terminate()
+        _, stderr = self.process.communicate(timeout=20)
+        return stderr
