@@ -2,11 +2,29 @@
 
 from __future__ import annotations
 
-import pytest
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from validator_support import FakeClock, JWKSServer, JWKSStub, Signer, make_signer
+import sys
+from pathlib import Path
 
-from validator import JWKSClient, ValidatorMetrics
+# tests/ is on sys.path (pytest's prepend import mode, because of tests/conftest.py), so this
+# folder would shadow the real `validator` package as a namespace package ahead of the
+# editable install's finder. Put the project root first so the regular package wins.
+_PROJECT_ROOT = str(Path(__file__).resolve().parents[2])
+if getattr(sys.modules.get("validator"), "__file__", "") is None:
+    del sys.modules["validator"]
+if _PROJECT_ROOT not in sys.path:
+    sys.path.insert(0, _PROJECT_ROOT)
+
+import pytest  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import ec, rsa  # noqa: E402
+from validator_support import (  # noqa: E402
+    FakeClock,
+    JWKSServer,
+    JWKSStub,
+    Signer,
+    make_signer,
+)
+
+from validator import JWKSClient, ValidatorMetrics  # noqa: E402
 
 
 @pytest.fixture(scope="session")
