@@ -65,3 +65,9 @@ def jwks_client(jwks_server: JWKSServer, clock: FakeClock) -> JWKSClient:
         now=clock,
         metrics=ValidatorMetrics(registry=None),
     )
+
+
+@pytest.fixture(scope="session")
+def attacker_signer() -> Signer:
+    """A key that is in no JWKS: what a forger holds."""
+    return make_signer(rsa.generate_private_key(65537, 2048), "RS256", "attacker")
