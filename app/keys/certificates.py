@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Literal
 
 from cryptography import x509
@@ -116,7 +117,7 @@ def parse_subject(text: str) -> x509.Name:
     """`CN=signing, O=Example` or a bare common name."""
     if "=" not in text:
         return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, text)])
-    return x509.Name.from_rfc4514_string(text)
+    return x509.Name.from_rfc4514_string(re.sub(r"(?<!\\),\s+", ",", text.strip()))
 
 
 def pkcs12_bytes(
