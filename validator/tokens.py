@@ -37,6 +37,10 @@ FORBIDDEN_HEADER_PARAMETERS = frozenset({"jwk", "jku", "x5u", "x5c", "crit"})
 # RFC 9068 §2.1 / §4: "at+jwt", or the full media type, compared case-insensitively.
 ACCESS_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt"})
 _COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+# Header segments that passed _check_header, to their (kid, alg): an issuer emits one
+# header per key, so a handful of entries saves the header parse on almost every token.
+MAX_REMEMBERED_HEADERS = 64
+_accepted_headers: dict[str, tuple[str, str]] = {}
 
 
 def validate_token(
@@ -98,8 +102,7 @@ def _validate(
     if len(header_segment) > MAX_HEADER_SEGMENT_BYTES:
         raise TokenTooLargeError(f"the header is longer than {MAX_HEADER_SEGMENT_BYTES} bytes")
 
-    header = _decode_json_object(header_segment, part="header")
-    kid, algorithm = _check_header(header)
+    kid, algorithm = _accepted_kid_and_algorithm(header_segment)
 
     signing_key = jwks_client.get_signing_key(kid)
     if algorithm != signing_key.algorithm:
@@ -127,6 +130,17 @@ def _validate(
             f"the token lacks scope {' '.join(missing)}", required_scopes=tuple(required_scopes)
         )
     return access_token
+
+
+def _accepted_kid_and_algorithm(header_segment: str) -> tuple[str, str]:
+    """The header checks, remembered by exact segment text (same bytes, same verdict)."""
+    accepted = _accepted_headers.get(header_segment)
+    if accepted is None:
+        accepted = _check_header(_decode_json_object(header_segment, part="header"))
+        if len(_accepted_headers) >= MAX_REMEMBERED_HEADERS:
+            _accepted_headers.clear()
+        _accepted_headers[header_segment] = accepted
+    return accepted
 
 
 def _check_header(header: dict[str, Any]) -> tuple[str, str]:

@@ -1,0 +1,175 @@
+"""Validations/s with a warm cache against bare cryptography RSA-2048 verifies/s, same run.
+
+python bench/validator_bench.py [--seconds 2.0]
+
+Also prints python-jose jwt.decode with a JWKS dict and PyJWT's PyJWKClient for reference.
+Keys are generated in memory; the JWKS is served by a loopback http.server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import datetime
+import hashlib
+import http.server
+import json
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import jwt as pyjwt  # noqa: E402
+from cryptography import x509  # noqa: E402
+from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import padding, rsa  # noqa: E402
+from cryptography.x509.oid import NameOID  # noqa: E402
+from jose import jwt as jose_jwt  # noqa: E402
+
+from validator import JWKSClient, ValidatorMetrics, validate_token  # noqa: E402
+
+ISSUER = "https://id.example.test"
+AUDIENCE = "orders-api"
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def make_key_and_jwk():
+    private_key = rsa.generate_private_key(65537, 2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bench")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(private_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(private_key, hashes.SHA256())
+    )
+    der = certificate.public_bytes(serialization.Encoding.DER)
+    numbers = private_key.public_key().public_numbers()
+    kid = certificate.fingerprint(hashes.SHA1()).hex().upper()
+    jwk = {
+        "kty": "RSA",
+        "use": "sig",
+        "alg": "RS256",
+        "kid": kid,
+        "n": b64url(numbers.n.to_bytes(256, "big")),
+        "e": b64url(numbers.e.to_bytes(3, "big")),
+        "x5t": b64url(hashlib.sha1(der).digest()),
+        "x5t#S256": b64url(hashlib.sha256(der).digest()),
+        "x5c": [base64.b64encode(der).decode()],
+    }
+    return private_key, kid, jwk
+
+
+def serve_jwks(jwks: dict) -> tuple[http.server.HTTPServer, str]:
+    body = json.dumps(jwks).encode()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Cache-Control", "public, max-age=3600")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/.well-known/jwks.json"
+
+
+def rate(function, seconds: float) -> float:
+    """Calls per second of `function`, best of three slices of `seconds`/3."""
+    best = 0.0
+    for _ in range(3):
+        count, started = 0, time.perf_counter()
+        deadline = started + seconds / 3
+        while True:
+            for _ in range(200):
+                function()
+            count += 200
+            elapsed = time.perf_counter() - started
+            if elapsed >= seconds / 3 and time.perf_counter() >= deadline:
+                break
+        best = max(best, count / elapsed)
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=3.0, help="time per measurement")
+    seconds = parser.parse_args().seconds
+
+    private_key, kid, jwk = make_key_and_jwk()
+    jwks = {"keys": [jwk]}
+    now = int(time.time())
+    claims = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": "client-42",
+        "client_id": "client-42",
+        "exp": now + 3600,
+        "iat": now,
+        "jti": str(uuid.uuid4()),
+        "scope": "orders.read orders.write",
+    }
+    header = {"alg": "RS256", "kid": kid, "typ": "at+jwt"}
+    token = jose_jwt.encode(claims, private_key, algorithm="RS256", headers=header)
+    server, jwks_uri = serve_jwks(jwks)
+
+    public_key = private_key.public_key()
+    signing_input, signature_segment = token.rsplit(".", 1)
+    signing_input_bytes = signing_input.encode()
+    signature = base64.urlsafe_b64decode(signature_segment + "=" * (-len(signature_segment) % 4))
+
+    def bare_verify():
+        public_key.verify(signature, signing_input_bytes, padding.PKCS1v15(), hashes.SHA256())
+
+    client = JWKSClient(jwks_uri, metrics=ValidatorMetrics(registry=None))
+    validate_token(token, jwks_client=client, issuer=ISSUER, audience=AUDIENCE)  # warm
+
+    def ours():
+        validate_token(token, jwks_client=client, issuer=ISSUER, audience=AUDIENCE)
+
+    def jose_with_jwks_dict():
+        jose_jwt.decode(token, jwks, algorithms=["RS256"], audience=AUDIENCE, issuer=ISSUER)
+
+    pyjwk_client = pyjwt.PyJWKClient(jwks_uri)
+    pyjwk_client.get_signing_key_from_jwt(token)  # warm
+
+    def pyjwt_jwks_client():
+        signing_key = pyjwk_client.get_signing_key_from_jwt(token)
+        pyjwt.decode(token, signing_key.key, algorithms=["RS256"], audience=AUDIENCE, issuer=ISSUER)
+
+    results = {}
+    for name, function in (
+        ("bare cryptography RSA-2048 verify", bare_verify),
+        ("validator.validate_token (warm cache)", ours),
+        ("python-jose jwt.decode with JWKS dict", jose_with_jwks_dict),
+        ("PyJWT PyJWKClient + jwt.decode", pyjwt_jwks_client),
+    ):
+        results[name] = rate(function, seconds)
+    server.shutdown()
+
+    bare = results["bare cryptography RSA-2048 verify"]
+    print(f"{'measurement':42} {'per second':>12} {'µs each':>9} {'× bare':>7}")
+    for name, per_second in results.items():
+        print(f"{name:42} {per_second:12,.0f} {1e6 / per_second:9.1f} {per_second / bare:7.2f}")
+    ratio = results["validator.validate_token (warm cache)"] / bare
+    print(f"\nvalidate_token / bare verify ratio: {ratio:.2f} (target ≥ 0.35)")
+
+
+if __name__ == "__main__":
+    main()
