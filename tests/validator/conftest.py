@@ -2,21 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-# tests/ is on sys.path (pytest's prepend import mode, because of tests/conftest.py), so this
-# folder would shadow the real `validator` package as a namespace package ahead of the
-# editable install's finder. Put the project root first so the regular package wins.
-_PROJECT_ROOT = str(Path(__file__).resolve().parents[2])
-if getattr(sys.modules.get("validator"), "__file__", "") is None:
-    del sys.modules["validator"]
-if _PROJECT_ROOT not in sys.path:
-    sys.path.insert(0, _PROJECT_ROOT)
-
-import pytest  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric import ec, rsa  # noqa: E402
-from validator_support import (  # noqa: E402
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from validator_support import (
     FakeClock,
     JWKSServer,
     JWKSStub,
@@ -24,7 +12,7 @@ from validator_support import (  # noqa: E402
     make_signer,
 )
 
-from validator import JWKSClient, ValidatorMetrics  # noqa: E402
+from validator import JWKSClient, ValidatorMetrics
 
 
 @pytest.fixture(scope="session")
