@@ -1,0 +1,5 @@
+"""`python -m publisher`: the Procfile's `release:` line."""
+
+from publisher.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,42 @@
+"""One-line reasons for botocore failures, so the publisher never surfaces a bare botocore error."""
+
+from __future__ import annotations
+
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    PartialCredentialsError,
+)
+
+ACCESS_DENIED_CODES = frozenset({"AccessDenied", "403", "Forbidden", "AllAccessDisabled"})
+
+
+def error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def describe_aws_error(error: BotoCoreError | ClientError, *, service: str, action: str) -> str:
+    """Why `action` failed, in one line naming what to check (bucket, permissions, endpoint)."""
+    if isinstance(error, ClientError):
+        code = error_code(error)
+        message = str(error.response.get("Error", {}).get("Message", "")).strip()
+        if code == "NoSuchBucket":
+            return f"{action}: the bucket does not exist (create it, or fix --target)"
+        if code in ACCESS_DENIED_CODES:
+            return f"{action}: access denied (check the deploy role's {service} permissions)"
+        detail = f"{code}: {message}" if message else code or "unknown error"
+        return f"{action}: {service} answered {detail}"
+    if isinstance(error, EndpointConnectionError):
+        return f"{action}: cannot reach the {service} endpoint {error.kwargs.get('endpoint_url')}"
+    if isinstance(error, ConnectionError):
+        return f"{action}: connection to {service} failed ({_one_line(error)})"
+    if isinstance(error, NoCredentialsError | PartialCredentialsError):
+        return f"{action}: no usable AWS credentials ({_one_line(error)})"
+    return f"{action}: {service} request failed ({_one_line(error)})"
+
+
+def _one_line(error: Exception) -> str:
+    return " ".join(str(error).split())
