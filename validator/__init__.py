@@ -27,9 +27,15 @@ from validator.errors import (
     WrongTokenTypeError,
 )
 from validator.jwks_client import JWKSClient, JWKSClientStatus
-from validator.keyset import SigningKey
+from validator.keyset import KeySet, SigningKey, parse_jwks
 from validator.metrics import ValidatorMetrics
-from validator.tokens import validate_token
+from validator.tokens import (
+    UnverifiedToken,
+    read_unverified,
+    signature_verifies,
+    validate_token,
+    validate_token_with_keys,
+)
 
 __all__ = [
     "AccessToken",
@@ -41,6 +47,7 @@ __all__ = [
     "JWKSClient",
     "JWKSClientStatus",
     "JWKSFetchError",
+    "KeySet",
     "KeySetUnavailableError",
     "MalformedTokenError",
     "MissingClaimError",
@@ -50,11 +57,16 @@ __all__ = [
     "TokenValidationError",
     "UnknownKeyError",
     "UnsupportedAlgorithmError",
+    "UnverifiedToken",
     "ValidatorConfigError",
     "ValidatorError",
     "ValidatorMetrics",
     "WrongAudienceError",
     "WrongIssuerError",
     "WrongTokenTypeError",
+    "parse_jwks",
+    "read_unverified",
+    "signature_verifies",
     "validate_token",
+    "validate_token_with_keys",
 ]

@@ -11,14 +11,14 @@ def freshness_lifetime_seconds(
     maximum_seconds: float,
 ) -> float:
     """`max-age` minus `Age` (RFC 9111 §4.2.3), clamped; no-store/no-cache/missing → minimum."""
-    max_age = _max_age_seconds(cache_control)
+    max_age = max_age_seconds(cache_control)
     if max_age is None:
         return minimum_seconds
-    lifetime = max_age - _age_seconds(age)
+    lifetime = max_age - age_seconds(age)
     return float(min(max(lifetime, minimum_seconds), maximum_seconds))
 
 
-def _max_age_seconds(cache_control: str | None) -> int | None:
+def max_age_seconds(cache_control: str | None) -> int | None:
     """The max-age directive, or None when absent, invalid, or overridden by no-store/no-cache."""
     if not cache_control:
         return None
@@ -36,7 +36,7 @@ def _max_age_seconds(cache_control: str | None) -> int | None:
     return max_age
 
 
-def _age_seconds(age: str | None) -> int:
+def age_seconds(age: str | None) -> int:
     """The Age header a CDN adds (RFC 9111 §5.1); junk counts as zero."""
     if age is None or not age.strip().isdigit():
         return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -43,6 +44,14 @@ class KeySet:
 
     keys: Mapping[str, SigningKey]
     ignored: tuple[str, ...]
+
+
+_NO_PREVIOUS_KEYS: Mapping[str, SigningKey] = MappingProxyType({})
+
+
+def parse_jwks(body: bytes | str) -> KeySet:
+    """A JWKS document's bytes as usable keys, for one-off checks; ValueError if not a JWKS."""
+    return build_key_set(json.loads(body), previous=_NO_PREVIOUS_KEYS)
 
 
 class IgnoredEntry(Exception):

@@ -7,8 +7,10 @@ import binascii
 import json
 import re
 import time
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Protocol
 
 from validator.claims import AccessToken, check_claims
 from validator.errors import (
@@ -20,11 +22,12 @@ from validator.errors import (
     MalformedTokenError,
     TokenTooLargeError,
     TokenValidationError,
+    UnknownKeyError,
     UnsupportedAlgorithmError,
     WrongTokenTypeError,
 )
 from validator.jwks_client import JWKSClient
-from validator.keyset import ACCEPTED_ALGORITHMS
+from validator.keyset import ACCEPTED_ALGORITHMS, SigningKey
 from validator.metrics import ValidatorMetrics
 
 DEFAULT_MAX_TOKEN_BYTES = 8192
@@ -37,10 +40,39 @@ FORBIDDEN_HEADER_PARAMETERS = frozenset({"jwk", "jku", "x5u", "x5c", "crit"})
 # RFC 9068 §2.1 / §4: "at+jwt", or the full media type, compared case-insensitively.
 ACCESS_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt"})
 _COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
-# Header segments that passed _check_header, to their (kid, alg): an issuer emits one
+# Header segments that passed check_header, to their (kid, alg): an issuer emits one
 # header per key, so a handful of entries saves the header parse on almost every token.
 MAX_REMEMBERED_HEADERS = 64
 _accepted_headers: dict[str, tuple[str, str]] = {}
+
+
+class KeyLookup(Protocol):
+    """Where validation finds the key a kid names: a JWKSClient, or a fixed key set."""
+
+    def get_signing_key(self, kid: str) -> SigningKey: ...
+
+
+@dataclass(frozen=True, slots=True)
+class UnverifiedToken:
+    """A token's parts as written: for diagnosis only, nothing here is trusted."""
+
+    header: Mapping[str, Any]
+    claims: Mapping[str, Any]
+    signing_input: bytes
+    signature: bytes
+
+
+class _FixedKeys:
+    """A key set already in hand (one fetched JWKS), with the client's lookup contract."""
+
+    def __init__(self, keys: Mapping[str, SigningKey]) -> None:
+        self._keys = keys
+
+    def get_signing_key(self, kid: str) -> SigningKey:
+        signing_key = self._keys.get(kid)
+        if signing_key is None:
+            raise UnknownKeyError(f"no signing key with kid {kid!r} in the key set")
+        return signing_key
 
 
 def validate_token(
@@ -80,10 +112,58 @@ def validate_token(
     return access_token
 
 
+def validate_token_with_keys(
+    token: str,
+    *,
+    keys: Mapping[str, SigningKey],
+    issuer: str,
+    audience: str,
+    leeway_seconds: float = DEFAULT_LEEWAY_SECONDS,
+    required_scopes: Iterable[str] = (),
+    max_token_bytes: int = DEFAULT_MAX_TOKEN_BYTES,
+    now: float | None = None,
+) -> AccessToken:
+    """The same checks as validate_token against one key set in hand: what an API would decide."""
+    return _validate(
+        token,
+        jwks_client=_FixedKeys(keys),
+        issuer=issuer,
+        audience=audience,
+        leeway_seconds=leeway_seconds,
+        required_scopes=required_scopes,
+        max_token_bytes=max_token_bytes,
+        now=time.time() if now is None else now,
+    )
+
+
+def read_unverified(
+    token: str, *, max_token_bytes: int = DEFAULT_MAX_TOKEN_BYTES
+) -> UnverifiedToken:
+    """Split and decode without checking anything, so a refused token can still be explained."""
+    if not isinstance(token, str):
+        raise MalformedTokenError("the token is not text")
+    if len(token) > max_token_bytes:
+        raise TokenTooLargeError(f"the token is longer than {max_token_bytes} bytes")
+    if _COMPACT_JWS.fullmatch(token) is None:
+        raise MalformedTokenError("the token is not a JWS compact serialization")
+    header_segment, payload_segment, signature_segment = token.split(".")
+    return UnverifiedToken(
+        header=MappingProxyType(_decode_json_object(header_segment, part="header")),
+        claims=MappingProxyType(_decode_json_object(payload_segment, part="payload")),
+        signing_input=f"{header_segment}.{payload_segment}".encode("ascii"),
+        signature=_decode_segment(signature_segment, part="signature"),
+    )
+
+
+def signature_verifies(unverified: UnverifiedToken, signing_key: SigningKey) -> bool:
+    """Whether `signing_key` verifies the token's signature, regardless of its alg header."""
+    return _signature_verifies(signing_key.key, unverified.signing_input, unverified.signature)
+
+
 def _validate(
     token: str,
     *,
-    jwks_client: JWKSClient,
+    jwks_client: KeyLookup,
     issuer: str,
     audience: str,
     leeway_seconds: float,
@@ -136,14 +216,14 @@ def _accepted_kid_and_algorithm(header_segment: str) -> tuple[str, str]:
     """The header checks, remembered by exact segment text (same bytes, same verdict)."""
     accepted = _accepted_headers.get(header_segment)
     if accepted is None:
-        accepted = _check_header(_decode_json_object(header_segment, part="header"))
+        accepted = check_header(_decode_json_object(header_segment, part="header"))
         if len(_accepted_headers) >= MAX_REMEMBERED_HEADERS:
             _accepted_headers.clear()
         _accepted_headers[header_segment] = accepted
     return accepted
 
 
-def _check_header(header: dict[str, Any]) -> tuple[str, str]:
+def check_header(header: Mapping[str, Any]) -> tuple[str, str]:
     """Refuse self-chosen keys, crit, none/HMAC/unknown algs and non-access-token types."""
     forbidden = FORBIDDEN_HEADER_PARAMETERS.intersection(header)
     if forbidden:
