@@ -2,22 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-# tests/ is on sys.path (pytest's prepend import mode), so tests/publisher would shadow the
-# real `publisher` package as a namespace package ahead of the editable install's finder.
-# Put the project root first so the regular package wins (as tests/validator does).
-_PROJECT_ROOT = str(Path(__file__).resolve().parents[2])
-if getattr(sys.modules.get("publisher"), "__file__", "") is None:
-    del sys.modules["publisher"]
-if sys.path[0] != _PROJECT_ROOT:
-    sys.path.insert(0, _PROJECT_ROOT)
-
-import boto3  # noqa: E402
-import pytest  # noqa: E402
-from moto import mock_aws  # noqa: E402
-from publisher_support import (  # noqa: E402
+import boto3
+import pytest
+from moto import mock_aws
+from publisher_support import (
     BUCKET,
     AwsRecorder,
     create_distribution,

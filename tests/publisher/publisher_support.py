@@ -67,6 +67,7 @@ class Fault:
     operation: str  # e.g. "PutObject", "GetObject", "CreateInvalidation"
     kind: str  # "access-denied", "unreachable", "server-error", "tampered-body"
     key_suffix: str | None = None  # only requests whose URL path ends with this
+    skip: int = 0  # matching requests let through before the fault strikes
     times: int = 1
 
 
@@ -81,8 +82,10 @@ class AwsRecorder:
     def __post_init__(self) -> None:
         self.session.events.register_first("before-send", self._before_send)
 
-    def fail(self, operation: str, kind: str, *, key_suffix: str | None = None) -> Fault:
-        fault = Fault(operation, kind, key_suffix)
+    def fail(
+        self, operation: str, kind: str, *, key_suffix: str | None = None, skip: int = 0
+    ) -> Fault:
+        fault = Fault(operation, kind, key_suffix, skip)
         self.faults.append(fault)
         return fault
 
@@ -107,6 +110,9 @@ class AwsRecorder:
                 continue
             if fault.key_suffix and not request.url.split("?")[0].endswith(fault.key_suffix):
                 continue
+            if fault.skip > 0:
+                fault.skip -= 1
+                continue
             fault.times -= 1
             return self._answer(fault, service, request)
         self.reached.append((service, operation, request.url))
@@ -115,16 +121,20 @@ class AwsRecorder:
     def _answer(self, fault: Fault, service: str, request: Any) -> AWSResponse | None:
         if fault.kind == "unreachable":
             raise EndpointConnectionError(endpoint_url=request.url)
+        # botocore calls every before-send handler and uses the first response; moto's
+        # in-process stub is one of them. Point the request where no stub answers, so the
+        # service never acts on it and only the canned answer below is seen.
+        original_url, request.url = request.url, "https://fault-injected.invalid/"
         if fault.kind == "access-denied":
             status, body = access_denied(service)
-            return canned_response(request.url, status, body, {"Content-Type": "application/xml"})
+            return canned_response(original_url, status, body, {"Content-Type": "application/xml"})
         if fault.kind == "server-error":
             body = b"<Error><Code>InternalError</Code><Message>We hit a snag</Message></Error>"
-            return canned_response(request.url, 500, body, {"Content-Type": "application/xml"})
+            return canned_response(original_url, 500, body, {"Content-Type": "application/xml"})
         if fault.kind == "tampered-body":
             body = b'{"keys":[]}'
             headers = {"Content-Type": "application/json", "Content-Length": str(len(body))}
-            return canned_response(request.url, 200, body, headers)
+            return canned_response(original_url, 200, body, headers)
         raise AssertionError(f"unknown fault kind {fault.kind!r}")
 
 
@@ -171,6 +181,19 @@ def run_publisher(
     stdout, stderr = io.StringIO(), io.StringIO()
     status = main(list(args), environ=environ, session=session, stdout=stdout, stderr=stderr)
     return PublisherRun(status, stdout.getvalue(), stderr.getvalue())
+
+
+class FakeClock:
+    """Monotonic seconds that only move when a test says so (for the CDN stand-in's max-age)."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
 
 
 def published_objects(session: boto3.Session, bucket: str = BUCKET) -> dict[str, bytes]:
