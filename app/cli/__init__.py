@@ -50,6 +50,6 @@ def hash_secret(secret: str | None) -> None:
 
 
 def main() -> None:
-    from app.cli import certs, keys, serve  # noqa: F401 - registers the command groups
+    from app.cli import certs, diagnose, keys, serve  # noqa: F401 - registers the command groups
 
     cli(prog_name="tokenidp")
