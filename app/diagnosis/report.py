@@ -40,14 +40,15 @@ def render_report(diagnosis: Diagnosis, *, now: float) -> str:
 def _source_lines(finding: SourceFinding, origin: SourceFinding | None) -> list[str]:
     response = finding.response
     rows: list[tuple[str, str]] = []
-    if response.uri:
+    if response.uri and response.uri not in finding.label:
         rows.append(("url", response.uri))
     if not finding.readable:
         rows.append(("result", f"unreadable: {response.error or finding.unusable}"))
         return _pairs(*rows)
     kid_state = "present" if finding.has_kid else "missing"
+    count = f"{len(finding.kids)} key{'' if len(finding.kids) == 1 else 's'}"
     rows += [
-        ("kid", f"{kid_state} ({len(finding.kids)} keys: {', '.join(finding.kids) or NONE})"),
+        ("kid", f"{kid_state} ({count}: {', '.join(finding.kids) or NONE})"),
         ("signature", finding.signature if finding.signature != NO_KEY else NONE),
         ("cache-control", response.cache_control or NONE),
         ("age", response.age if response.age is not None else NONE),

@@ -50,6 +50,7 @@ class Verdict(StrEnum):
     SOURCE_UNREADABLE = "source_unreadable"
     NOT_YET_AT_CDN = "not_yet_at_cdn"
     CDN_COPY_OUTDATED = "cdn_copy_outdated"
+    ORIGIN_BEHIND = "origin_behind"
     NO_LONGER_AT_ORIGIN = "no_longer_at_origin"
     REFUSED = "refused"
     VALID_BUT_STALE_COPY = "valid_but_stale_copy"
@@ -235,11 +236,19 @@ def _propagation_problems(
     origin = reference_origin(findings)
     problems = []
     for finding in findings:
-        if not finding.readable or finding.has_kid:
+        if not finding.readable or finding.has_kid or origin is None:
             continue
-        if finding.role == CDN and origin is not None and origin.has_kid:
+        if finding.role == CDN and origin.has_kid:
             problems.append(_not_at_cdn(kid, finding, origin))
-        elif finding.role != CDN:
+        elif finding.role != CDN and origin.has_kid:
+            problems.append(
+                Problem(
+                    Verdict.ORIGIN_BEHIND,
+                    f"kid {kid} is published by {origin.label} but not by {finding.label}: "
+                    "the running IdP has an older configuration; deploy this one and restart it",
+                )
+            )
+        elif finding is origin:
             problems.append(
                 Problem(
                     Verdict.NO_LONGER_AT_ORIGIN,

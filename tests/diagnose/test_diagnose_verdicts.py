@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 
 import pytest
 from diagnose_support import (
@@ -16,22 +17,17 @@ from diagnose_support import (
     with_claims,
 )
 from idp_support import AUDIENCE, ISSUER
+from jose import jws
 
 from app.diagnosis import Verdict
 from app.diagnosis.findings import ALG_MISMATCH, DOES_NOT_VERIFY, VERIFIES
+from app.diagnosis.sources import ORIGIN
 from validator import MalformedTokenError
 
 
 @pytest.fixture
 def next_key(store, other_rsa_key):
     return store.add(key=other_rsa_key, subject="CN=tokenidp signing 2027")
-
-
-def kid_of(token: str) -> str:
-    header = token.split(".")[0]
-    return json.loads(__import__("base64").urlsafe_b64decode(header + "=" * (-len(header) % 4)))[
-        "kid"
-    ]
 
 
 def test_token_valid_at_origin_and_an_up_to_date_cdn(settings, token, signing):
@@ -130,6 +126,16 @@ def test_key_removed_from_configuration_while_cdn_still_serves_it(
     assert [f.would_validate for f in diagnosis.sources] == [False, True]
 
 
+def test_running_idp_without_the_new_kid_is_behind(store, config_dir, next_key, settings):
+    rotated = store.settings(config_dir, CertificateThumbprint=next_key.thumbprint)
+    running = replace(cdn_copy(origin_jwks(settings)), label="origin URL", role=ORIGIN)
+
+    diagnosis = diagnose(issue_token(rotated), rotated, running)
+
+    assert diagnosis.verdict.verdict is Verdict.ORIGIN_BEHIND
+    assert "deploy this one and restart it" in diagnosis.verdict.message
+
+
 def test_kid_published_nowhere_from_another_idp(tmp_path, rsa_key, settings, token, signing):
     from idp_support import CertStore
 
@@ -187,15 +193,26 @@ def test_revoked_kid_still_at_the_cdn_is_urgent(
     assert diagnosis.sources[1].would_validate  # which is exactly the danger
 
 
-def test_wrong_typ_is_refused_even_with_a_good_signature(settings, token, signing, rsa_key):
-    claims = unverified_claims(token)
-    id_token_like = sign_token(rsa_key, kid=signing.thumbprint, claims=claims, typ="JWT")
+@pytest.mark.parametrize(
+    ("extra_header", "expected"),
+    [
+        ({"typ": "JWT"}, "typ 'JWT' is not at+jwt"),
+        ({"jku": "https://evil.example/jwks"}, "APIs never use keys or key URLs carried"),
+        ({"kid": None}, "APIs cannot tell which key signed it"),
+    ],
+)
+def test_refused_header_is_named_even_with_a_good_signature(
+    settings, token, signing, rsa_key, extra_header, expected
+):
+    header = {"kid": signing.thumbprint, "typ": "at+jwt", **extra_header}
+    header = {name: value for name, value in header.items() if value is not None}
+    odd = jws.sign(unverified_claims(token), rsa_key, headers=header, algorithm="RS256")
 
-    diagnosis = diagnose(id_token_like, settings)
+    diagnosis = diagnose(odd, settings)
 
     assert diagnosis.verdict.verdict is Verdict.HEADER_REFUSED
-    assert "typ 'JWT' is not at+jwt" in diagnosis.verdict.message
-    assert diagnosis.sources[0].signature == VERIFIES
+    assert expected in diagnosis.verdict.message
+    assert not diagnosis.would_validate
 
 
 def test_tampered_token_fails_the_signature_everywhere(settings, token):
