@@ -39,13 +39,18 @@ def create_app(
     app = Flask(__name__, instance_path=str(settings.instance_dir.resolve()))
     app.extensions["tokenidp"] = services
 
-    from app.oauth import health, token, wellknown
+    from app.documents import TOKEN_PATH
+    from app.oauth import health
     from app.oauth.errors import register_error_handlers
+    from app.oauth.token import TokenEndpoint
+    from app.oauth.wellknown import DocumentEndpoint
+    from app.wsgi_endpoints import HotPaths
 
-    app.register_blueprint(token.bp)
-    app.register_blueprint(wellknown.bp)
     app.register_blueprint(health.bp)
     register_error_handlers(app)
+    hot_paths = {document.path: DocumentEndpoint(document) for document in services.documents}
+    hot_paths[TOKEN_PATH] = TokenEndpoint(services)
+    app.wsgi_app = HotPaths(app.wsgi_app, hot_paths)  # type: ignore[method-assign]
 
     for notice in keyring.notices:
         log.warning(notice)

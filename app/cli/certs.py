@@ -201,5 +201,3 @@ def _write_new_file(path: Path, data: bytes) -> None:
         ) from None
     with os.fdopen(descriptor, "wb") as handle:
         handle.write(data)
-
-

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from flask import Flask, Response
 from werkzeug.exceptions import HTTPException
 
 from app.errors import TokenIdpError
+from app.wsgi_endpoints import NO_STORE, json_reply
 
 log = logging.getLogger("tokenidp")
-
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 class OAuthError(TokenIdpError):
@@ -32,23 +33,30 @@ class OAuthError(TokenIdpError):
         self.status = status
         self.headers = headers or {}
 
+    def document(self) -> dict[str, str]:
+        return {"error": self.error, "error_description": self.description}
+
+
+SERVER_ERROR = OAuthError("server_error", "the server could not handle the request", status=500)
+
+
+def error_reply(start_response: Callable[..., Any], error: OAuthError) -> Iterable[bytes]:
+    """The WSGI form of an OAuth error, for the plain endpoints."""
+    return json_reply(
+        start_response, error.document(), status=error.status, headers=error.headers.items()
+    )
+
 
 def json_response(
     body: dict, *, status: int = 200, headers: dict[str, str] | None = None
 ) -> Response:
+    """The Flask form of a JSON reply that must never be cached."""
     payload = json.dumps(body, separators=(",", ":")).encode()
-    response = Response(payload, status=status, mimetype="application/json")
-    response.headers.update(NO_STORE)
-    if headers:
-        response.headers.update(headers)
-    return response
-
-
-def oauth_error_response(error: OAuthError) -> Response:
-    return json_response(
-        {"error": error.error, "error_description": error.description},
-        status=error.status,
-        headers=error.headers,
+    return Response(
+        payload,
+        status=status,
+        headers=[*NO_STORE, *(headers or {}).items()],
+        content_type="application/json",
     )
 
 
@@ -57,20 +65,20 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(OAuthError)
     def handle_oauth_error(error: OAuthError) -> Response:
-        return oauth_error_response(error)
+        return json_response(error.document(), status=error.status, headers=error.headers)
 
     @app.errorhandler(HTTPException)
     def handle_http_error(error: HTTPException) -> Response:
         status = error.code or 500
         code = "server_error" if status >= 500 else "invalid_request"
-        response = oauth_error_response(OAuthError(code, error.description or "", status=status))
-        if status == 405 and error.get_response().headers.get("Allow"):
-            response.headers["Allow"] = error.get_response().headers["Allow"]
-        return response
+        headers = {}
+        allow = error.get_response().headers.get("Allow")
+        if allow:
+            headers["Allow"] = allow
+        error_document = {"error": code, "error_description": error.description or ""}
+        return json_response(error_document, status=status, headers=headers)
 
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception) -> Response:
         log.exception("unexpected error while handling a request")
-        return oauth_error_response(
-            OAuthError("server_error", "the server could not handle the request", status=500)
-        )
+        return json_response(SERVER_ERROR.document(), status=500)
