@@ -20,6 +20,4 @@ def gunicorn_settings(environ: Mapping[str, str]) -> dict[str, Any]:
         "preload_app": True,
         "timeout": 30,
         "graceful_timeout": 10,
-        # The heartbeat file is touched on every request: keep it in memory, not on disk.
-        "worker_tmp_dir": "/dev/shm" if os.path.isdir("/dev/shm") else None,
     }
