@@ -50,7 +50,7 @@ def bucket(session) -> str:
 
 @pytest.fixture
 def distribution_id(session) -> str:
-    return create_distribution(session.client("cloudfront", region_name="us-east-1"))
+    return create_distribution(session.client("cloudfront", region_name="us-east-1"), bucket=BUCKET)
 
 
 @pytest.fixture

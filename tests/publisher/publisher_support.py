@@ -17,6 +17,7 @@ import boto3
 import botocore.session
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import EndpointConnectionError
+from cdn_stand_in import create_distribution  # noqa: F401 - re-exported for the tests here
 
 from publisher.cli import main
 
@@ -136,35 +137,6 @@ class AwsRecorder:
             headers = {"Content-Type": "application/json", "Content-Length": str(len(body))}
             return canned_response(original_url, 200, body, headers)
         raise AssertionError(f"unknown fault kind {fault.kind!r}")
-
-
-def create_distribution(cloudfront: Any, *, bucket: str = BUCKET) -> str:
-    """A CloudFront distribution in front of the bucket (its id is all the publisher needs)."""
-    response = cloudfront.create_distribution(
-        DistributionConfig={
-            "CallerReference": f"tokenidp-test-{bucket}",
-            "Comment": "TokenIDP well-known documents",
-            "Enabled": True,
-            "Origins": {
-                "Quantity": 1,
-                "Items": [
-                    {
-                        "Id": "keys-origin",
-                        "DomainName": f"{bucket}.s3.us-east-1.amazonaws.com",
-                        "S3OriginConfig": {"OriginAccessIdentity": ""},
-                    }
-                ],
-            },
-            "DefaultCacheBehavior": {
-                "TargetOriginId": "keys-origin",
-                "ViewerProtocolPolicy": "https-only",
-                "TrustedSigners": {"Enabled": False, "Quantity": 0},
-                "ForwardedValues": {"QueryString": False, "Cookies": {"Forward": "none"}},
-                "MinTTL": 0,
-            },
-        }
-    )
-    return response["Distribution"]["Id"]
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@ moto's HTTP server answers unsigned GETs of `.well-known` paths from its Cognito
 CloudFront does: it reads origin objects with signed boto3 calls (as origin access
 control does), serves them with the object's Content-Type, Cache-Control and ETag plus an
 `Age`, keeps each copy for its `max-age`, and drops copies that a CloudFront invalidation
-(read from moto's CloudFront API) or `purge()` names. Reused by the IdP's rotation tests.
+(read from moto's CloudFront API) or `purge()` names.
+Shared by the publisher tests and the rotation runbook test.
 """
 
 from __future__ import annotations
@@ -158,3 +159,32 @@ class CdnStandIn:
                 pass
 
         return Handler
+
+
+def create_distribution(cloudfront: Any, *, bucket: str) -> str:
+    """A CloudFront distribution in front of the bucket (its id is all the publisher needs)."""
+    response = cloudfront.create_distribution(
+        DistributionConfig={
+            "CallerReference": f"tokenidp-test-{bucket}",
+            "Comment": "TokenIDP well-known documents",
+            "Enabled": True,
+            "Origins": {
+                "Quantity": 1,
+                "Items": [
+                    {
+                        "Id": "keys-origin",
+                        "DomainName": f"{bucket}.s3.us-east-1.amazonaws.com",
+                        "S3OriginConfig": {"OriginAccessIdentity": ""},
+                    }
+                ],
+            },
+            "DefaultCacheBehavior": {
+                "TargetOriginId": "keys-origin",
+                "ViewerProtocolPolicy": "https-only",
+                "TrustedSigners": {"Enabled": False, "Quantity": 0},
+                "ForwardedValues": {"QueryString": False, "Cookies": {"Forward": "none"}},
+                "MinTTL": 0,
+            },
+        }
+    )
+    return response["Distribution"]["Id"]
