@@ -9,12 +9,16 @@ from validator import JWKSClient, ValidatorMetrics
 from validator.flask import init_app, require_token
 
 
-def create_app(*, jwks_uri: str, issuer: str, audience: str) -> Flask:
+def create_app(
+    *, jwks_uri: str, issuer: str, audience: str, refresh_cooldown_seconds: float = 30
+) -> Flask:
     """Build the API; the JWKS is fetched lazily, so the IdP need not be up at start."""
     app = Flask(__name__)
     registry = prometheus_client.CollectorRegistry()
     metrics = ValidatorMetrics(registry=registry)
-    jwks_client = JWKSClient(jwks_uri, metrics=metrics)
+    jwks_client = JWKSClient(
+        jwks_uri, refresh_cooldown_seconds=refresh_cooldown_seconds, metrics=metrics
+    )
     init_app(app, issuer=issuer, jwks_client=jwks_client, audience=audience, metrics=metrics)
 
     @app.get("/orders")

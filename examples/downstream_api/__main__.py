@@ -38,6 +38,13 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         default=int(os.environ.get(ENVIRONMENT_PREFIX + "PORT", "8081")),
         help="port on 127.0.0.1; 0 picks a free one (env DOWNSTREAM_API_PORT, default 8081)",
     )
+    parser.add_argument(
+        "--refresh-cooldown",
+        type=float,
+        default=float(os.environ.get(ENVIRONMENT_PREFIX + "REFRESH_COOLDOWN", "30")),
+        help="seconds between JWKS refreshes caused by unknown kids "
+        "(env DOWNSTREAM_API_REFRESH_COOLDOWN, default 30)",
+    )
     return parser.parse_args(argv)
 
 
@@ -48,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         jwks_uri=arguments.jwks_uri,
         issuer=arguments.issuer,
         audience=arguments.audience,
+        refresh_cooldown_seconds=arguments.refresh_cooldown,
     )
     server = make_server("127.0.0.1", arguments.port, app, threaded=True)
 

@@ -1,0 +1,211 @@
+"""The product page's Key Rotation Runbook and Working Example, end to end, with real parts.
+
+gunicorn runs the IdP; `python -m publisher` publishes to moto's S3 server as the deploy
+hook does; a CDN stand-in serves what CloudFront would; the example downstream API
+validates tokens against the CDN's JWKS. Each step below is one line of the runbook.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+import pytest
+import requests
+from cdn_stand_in import CdnStandIn, create_distribution
+from idp_support import AUDIENCE, CLIENT_ID, CLIENT_SECRET, ISSUER, ROOT, Gunicorn, free_port
+from moto.server import ThreadedMotoServer
+
+BUCKET = "tokenidp-keys"
+AWS_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_CONFIG_FILE": "/nonexistent",
+    "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+}
+
+
+class Deployment:
+    """One environment: its store, its configuration, the IdP process and the deploy hook."""
+
+    def __init__(self, store, config_dir: Path, moto_url: str, cdn: CdnStandIn, distribution: str):
+        self.store = store
+        self.config_dir = config_dir
+        self.moto_url = moto_url
+        self.cdn = cdn
+        self.distribution = distribution
+        self.idp: Gunicorn | None = None
+        self.token_options: dict[str, str] = {}
+
+    def environ(self) -> dict[str, str]:
+        return {
+            **AWS_ENVIRONMENT,
+            **self.store.environ(
+                JwksUri=f"{self.cdn.url}/.well-known/jwks.json", **self.token_options
+            ),
+        }
+
+    def deploy(self, **token_options: str) -> str:
+        """Release: run the publisher (Procfile `release:`), then restart the web process."""
+        self.token_options = token_options
+        published = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "publisher",
+                "--target",
+                f"s3://{BUCKET}",
+                "--endpoint-url",
+                self.moto_url,
+                "--cdn-endpoint-url",
+                self.moto_url,
+                "--cdn-distribution-id",
+                self.distribution,
+            ],
+            env={**os.environ, **self.environ(), "PYTHONPATH": str(ROOT)},
+            cwd=self.config_dir,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert published.returncode == 0, published.stderr
+        if self.idp:
+            self.idp.stop()
+        self.idp = Gunicorn(self.environ(), cwd=self.config_dir, workers=1)
+        self.idp.wait_ready()
+        return published.stdout
+
+    def issue_token(self) -> str:
+        response = requests.post(
+            f"{self.idp.url}/connect/token",
+            data={"grant_type": "client_credentials", "scope": "orders.read"},
+            auth=(CLIENT_ID, CLIENT_SECRET),
+            timeout=5,
+        )
+        assert response.status_code == 200, response.text
+        return response.json()["access_token"]
+
+    def cdn_kids(self) -> list[str]:
+        keys = requests.get(f"{self.cdn.url}/.well-known/jwks.json", timeout=5).json()["keys"]
+        return [key["kid"] for key in keys]
+
+
+class DownstreamApi:
+    """`python -m examples.downstream_api`, fetching keys from the CDN."""
+
+    def __init__(self, jwks_uri: str) -> None:
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "examples.downstream_api",
+                "--jwks-uri",
+                jwks_uri,
+                "--issuer",
+                ISSUER,
+                "--audience",
+                AUDIENCE,
+                "--port",
+                "0",
+                "--refresh-cooldown",
+                "0",
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self.url = self.process.stdout.readline().strip().rsplit(" ", 1)[-1]
+
+    def get_orders(self, token: str) -> requests.Response:
+        return requests.get(
+            f"{self.url}/orders", headers={"Authorization": f"Bearer {token}"}, timeout=5
+        )
+
+    def metrics(self) -> str:
+        return requests.get(f"{self.url}/metrics", timeout=5).text
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def moto_url():
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def deployment(moto_url, store, config_dir, monkeypatch):
+    for name, value in AWS_ENVIRONMENT.items():
+        monkeypatch.setenv(name, value)
+    s3 = boto3.client("s3", endpoint_url=moto_url)
+    s3.create_bucket(Bucket=BUCKET)
+    cloudfront = boto3.client("cloudfront", endpoint_url=moto_url)
+    distribution = create_distribution(cloudfront, bucket=BUCKET)
+    with CdnStandIn(s3, BUCKET, cloudfront_client=cloudfront, distribution_id=distribution) as cdn:
+        deployed = Deployment(store, config_dir, moto_url, cdn, distribution)
+        yield deployed
+        if deployed.idp:
+            deployed.idp.stop()
+
+
+@pytest.fixture
+def downstream(deployment):
+    api = DownstreamApi(f"{deployment.cdn.url}/.well-known/jwks.json")
+    yield api
+    api.stop()
+
+
+def test_key_rotation_runbook(deployment, downstream, store, rsa_key, other_rsa_key):
+    # Before: the old certificate signs, and the downstream API accepts its tokens.
+    old = store.add(key=other_rsa_key, subject="CN=tokenidp signing 2025")
+    deployment.deploy(CertificateThumbprint=old.thumbprint)
+    old_token = deployment.issue_token()
+    assert downstream.get_orders(old_token).status_code == 200
+
+    # Add the new certificate to the target environment (published, not yet signing).
+    new = store.add(key=rsa_key, subject="CN=tokenidp signing 2026")
+    output = deployment.deploy(
+        CertificateThumbprint=old.thumbprint, AdditionalValidationCertificates=new.thumbprint
+    )
+    assert f"+ {new.thumbprint}" in output
+    assert deployment.cdn_kids() == [old.thumbprint, new.thumbprint]
+
+    # Deploy configuration pointing TokenIDP to the new certificate; the old one is retired.
+    deployment.deploy(
+        CertificateThumbprint=new.thumbprint, AdditionalValidationCertificates=old.thumbprint
+    )
+
+    # Verify discovery and JWKS output.
+    discovery = requests.get(
+        f"{deployment.cdn.url}/.well-known/openid-configuration", timeout=5
+    ).json()
+    assert discovery["jwks_uri"] == f"{deployment.cdn.url}/.well-known/jwks.json"
+    assert deployment.cdn_kids() == [new.thumbprint, old.thumbprint]
+
+    # Issue a fresh token and validate it against a downstream API (the Working Example).
+    fresh_token = deployment.issue_token()
+    answer = downstream.get_orders(fresh_token)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["kid"] == new.thumbprint
+    assert downstream.get_orders(old_token).status_code == 200  # still within its lifetime
+
+    # Monitor validation failures and cache behaviour: one refresh brought the new kid in.
+    metrics = downstream.metrics()
+    assert 'tokenidp_validator_jwks_refreshes_total{outcome="fetched"} 2.0' in metrics
+    assert 'result="invalid"' not in metrics
+    assert 'tokenidp_validator_validations_total{reason="ok",result="valid"} 3.0' in metrics
+
+    # Remove the retired key only after validation consumers have moved.
+    output = deployment.deploy(CertificateThumbprint=new.thumbprint)
+    assert f"- {old.thumbprint}" in output
+    assert deployment.cdn_kids() == [new.thumbprint]
+    assert downstream.get_orders(deployment.issue_token()).status_code == 200
