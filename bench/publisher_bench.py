@@ -15,7 +15,6 @@ import datetime as dt
 import io
 import logging
 import os
-import socket
 import statistics
 import sys
 import tempfile
@@ -24,59 +23,37 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
 
 import boto3  # noqa: E402
+from cdn_stand_in import create_distribution  # noqa: E402
+from idp_support import CertStore, free_port, new_key  # noqa: E402
 from moto.server import ThreadedMotoServer  # noqa: E402
 
-from app.config import hash_client_secret  # noqa: E402
-from app.keys.certificates import (  # noqa: E402
-    create_self_signed,
-    generate_private_key,
-    parse_subject,
-    pkcs12_bytes,
-    sha1_thumbprint,
-)
 from publisher.cli import run  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def make_store(root: Path, count: int) -> list[str]:
     """`count` certificates in a store folder; returns thumbprints, signing key first."""
-    folder = root / "LocalMachine" / "My"
-    folder.mkdir(parents=True)
+    store = CertStore(root)
     now = dt.datetime.now(dt.UTC)
-    thumbprints = []
-    for index in range(count):
-        key = generate_private_key("rsa")
-        certificate = create_self_signed(
-            key,
-            subject=parse_subject(f"CN=tokenidp bench {index}"),
+    return [
+        store.add(
+            key=new_key("rsa"),
+            subject=f"CN=tokenidp bench {index}",
             not_before=now - dt.timedelta(days=2, minutes=index),
-            not_after=now + dt.timedelta(days=90),
-        )
-        thumbprint = sha1_thumbprint(certificate)
-        (folder / f"{thumbprint}.pfx").write_bytes(pkcs12_bytes(key, certificate, password=None))
-        thumbprints.append(thumbprint)
-    return thumbprints
+        ).thumbprint
+        for index in range(count)
+    ]
 
 
 def environ_for(store_root: Path, thumbprints: list[str]) -> dict[str, str]:
     return {
-        "TOKENIDP_ENVIRONMENT": "Production",
+        **CertStore(store_root).environ(
+            CertificateThumbprint=thumbprints[0],
+            AdditionalValidationCertificates=",".join(thumbprints[1:]),
+        ),
         "TOKENIDP_CONFIG_DIR": str(store_root),
-        "TokenOptions__Issuer": "https://id.example.test",
-        "TokenOptions__CertificateStoreRoot": str(store_root),
-        "TokenOptions__CertificateStoreLocation": "LocalMachine",
-        "TokenOptions__CertificateThumbprint": thumbprints[0],
-        "TokenOptions__AdditionalValidationCertificates": ",".join(thumbprints[1:]),
-        "Clients__0__ClientId": "bench",
-        "Clients__0__ClientSecrets__0__Value": hash_client_secret("bench"),
-        "Clients__0__AllowedScopes__0": "orders.read",
     }
 
 
@@ -116,30 +93,7 @@ def main() -> None:
         for count in options.keys:
             bucket = f"bench-keys-{count}"
             s3.create_bucket(Bucket=bucket)
-            distribution_id = cloudfront.create_distribution(
-                DistributionConfig={
-                    "CallerReference": bucket,
-                    "Comment": "",
-                    "Enabled": True,
-                    "Origins": {
-                        "Quantity": 1,
-                        "Items": [
-                            {
-                                "Id": "o",
-                                "DomainName": f"{bucket}.s3.amazonaws.com",
-                                "S3OriginConfig": {"OriginAccessIdentity": ""},
-                            }
-                        ],
-                    },
-                    "DefaultCacheBehavior": {
-                        "TargetOriginId": "o",
-                        "ViewerProtocolPolicy": "https-only",
-                        "TrustedSigners": {"Enabled": False, "Quantity": 0},
-                        "ForwardedValues": {"QueryString": False, "Cookies": {"Forward": "none"}},
-                        "MinTTL": 0,
-                    },
-                }
-            )["Distribution"]["Id"]
+            distribution_id = create_distribution(cloudfront, bucket=bucket)
             with tempfile.TemporaryDirectory() as folder:
                 root = Path(folder)
                 thumbprints = make_store(root, count + 1)  # one more, added in the last case

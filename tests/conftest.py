@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from idp_support import CertStore, new_key
+from idp_support import CertStore, free_port, new_key
+from moto.server import ThreadedMotoServer
 
 
 @pytest.fixture(scope="session")
@@ -31,3 +32,13 @@ def config_dir(tmp_path):
     folder = tmp_path / "config"
     folder.mkdir()
     return folder
+
+
+@pytest.fixture(scope="module")
+def moto_server():
+    """moto's S3 and CloudFront as a real HTTP server on loopback; yields its URL."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()

@@ -143,6 +143,22 @@ def venv_bin(name: str) -> str:
     return str(Path(sys.executable).parent / name)
 
 
+def run_tokenidp(
+    *args: str, environ: dict | None = None, stdin: str | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess:
+    """The installed `tokenidp` command, as an operator runs it."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **(environ or {})}
+    return subprocess.run(
+        [venv_bin("tokenidp"), *args],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=cwd,
+    )
+
+
 class Gunicorn:
     """The real IdP under gunicorn on a free loopback port, stopped by `stop()`."""
 

@@ -140,13 +140,7 @@ def read_unverified(
     token: str, *, max_token_bytes: int = DEFAULT_MAX_TOKEN_BYTES
 ) -> UnverifiedToken:
     """Split and decode without checking anything, so a refused token can still be explained."""
-    if not isinstance(token, str):
-        raise MalformedTokenError("the token is not text")
-    if len(token) > max_token_bytes:
-        raise TokenTooLargeError(f"the token is longer than {max_token_bytes} bytes")
-    if _COMPACT_JWS.fullmatch(token) is None:
-        raise MalformedTokenError("the token is not a JWS compact serialization")
-    header_segment, payload_segment, signature_segment = token.split(".")
+    header_segment, payload_segment, signature_segment = _segments(token, max_token_bytes)
     return UnverifiedToken(
         header=MappingProxyType(_decode_json_object(header_segment, part="header")),
         claims=MappingProxyType(_decode_json_object(payload_segment, part="payload")),
@@ -172,13 +166,7 @@ def _validate(
     now: float,
 ) -> AccessToken:
     """The named steps; each raises its own TokenValidationError subclass."""
-    if not isinstance(token, str):
-        raise MalformedTokenError("the token is not text")
-    if len(token) > max_token_bytes:
-        raise TokenTooLargeError(f"the token is longer than {max_token_bytes} bytes")
-    if _COMPACT_JWS.fullmatch(token) is None:
-        raise MalformedTokenError("the token is not a JWS compact serialization")
-    header_segment, payload_segment, signature_segment = token.split(".")
+    header_segment, payload_segment, signature_segment = _segments(token, max_token_bytes)
     if len(header_segment) > MAX_HEADER_SEGMENT_BYTES:
         raise TokenTooLargeError(f"the header is longer than {MAX_HEADER_SEGMENT_BYTES} bytes")
 
@@ -210,6 +198,19 @@ def _validate(
             f"the token lacks scope {' '.join(missing)}", required_scopes=tuple(required_scopes)
         )
     return access_token
+
+
+def _segments(token: str, max_token_bytes: int) -> tuple[str, str, str]:
+    """Header, payload and signature of a JWS compact serialization, refused before any parsing
+    when it is not text, too long or not three base64url segments."""
+    if not isinstance(token, str):
+        raise MalformedTokenError("the token is not text")
+    if len(token) > max_token_bytes:
+        raise TokenTooLargeError(f"the token is longer than {max_token_bytes} bytes")
+    if _COMPACT_JWS.fullmatch(token) is None:
+        raise MalformedTokenError("the token is not a JWS compact serialization")
+    header_segment, payload_segment, signature_segment = token.split(".")
+    return header_segment, payload_segment, signature_segment
 
 
 def _accepted_kid_and_algorithm(header_segment: str) -> tuple[str, str]:

@@ -2,25 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-
-from idp_support import ROOT, venv_bin
+from idp_support import run_tokenidp as tokenidp
 
 from app.config import hash_client_secret
-
-
-def tokenidp(*args: str, environ: dict | None = None, stdin: str | None = None, cwd=None):
-    env = {**os.environ, "PYTHONPATH": str(ROOT), **(environ or {})}
-    return subprocess.run(
-        [venv_bin("tokenidp"), *args],
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=cwd,
-    )
 
 
 def test_hash_secret_reads_standard_input():

@@ -2,25 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-
 import pytest
 from diagnose_support import issue_token, origin_jwks
-from idp_support import ROOT, venv_bin
-
-
-def tokenidp(*args: str, environ: dict, cwd, stdin: str | None = None):
-    env = {**os.environ, "PYTHONPATH": str(ROOT), **environ}
-    return subprocess.run(
-        [venv_bin("tokenidp"), *args],
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=cwd,
-    )
+from idp_support import run_tokenidp as tokenidp
 
 
 @pytest.fixture

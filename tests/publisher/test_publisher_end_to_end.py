@@ -14,23 +14,13 @@ import jwt
 import pytest
 import requests
 from cdn_stand_in import CdnStandIn
-from idp_support import AUDIENCE, CLIENT_ID, CLIENT_SECRET, ISSUER, free_port
-from moto.server import ThreadedMotoServer
+from idp_support import AUDIENCE, CLIENT_ID, CLIENT_SECRET, ISSUER
 from publisher_support import AwsRecorder, create_distribution, quiet_session, run_publisher
 
 from app import create_app
 from app.config import load_config
 
 WELL_KNOWN = ("/.well-known/jwks.json", "/.well-known/openid-configuration")
-
-
-@pytest.fixture(scope="module")
-def moto_server():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 @pytest.fixture

@@ -16,8 +16,7 @@ import boto3
 import pytest
 import requests
 from cdn_stand_in import CdnStandIn, create_distribution
-from idp_support import AUDIENCE, CLIENT_ID, CLIENT_SECRET, ISSUER, ROOT, Gunicorn, free_port
-from moto.server import ThreadedMotoServer
+from idp_support import AUDIENCE, CLIENT_ID, CLIENT_SECRET, ISSUER, ROOT, Gunicorn
 
 BUCKET = "tokenidp-keys"
 AWS_ENVIRONMENT = {
@@ -134,24 +133,15 @@ class DownstreamApi:
 
 
 @pytest.fixture
-def moto_url():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-@pytest.fixture
-def deployment(moto_url, store, config_dir, monkeypatch):
+def deployment(moto_server, store, config_dir, monkeypatch):
     for name, value in AWS_ENVIRONMENT.items():
         monkeypatch.setenv(name, value)
-    s3 = boto3.client("s3", endpoint_url=moto_url)
+    s3 = boto3.client("s3", endpoint_url=moto_server)
     s3.create_bucket(Bucket=BUCKET)
-    cloudfront = boto3.client("cloudfront", endpoint_url=moto_url)
+    cloudfront = boto3.client("cloudfront", endpoint_url=moto_server)
     distribution = create_distribution(cloudfront, bucket=BUCKET)
     with CdnStandIn(s3, BUCKET, cloudfront_client=cloudfront, distribution_id=distribution) as cdn:
-        deployed = Deployment(store, config_dir, moto_url, cdn, distribution)
+        deployed = Deployment(store, config_dir, moto_server, cdn, distribution)
         yield deployed
         if deployed.idp:
             deployed.idp.stop()
