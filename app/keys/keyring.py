@@ -131,11 +131,11 @@ def build_keyring(settings: Settings, *, now: dt.datetime) -> Keyring:
     signing_entry, algorithm = _choose_signing(
         usable, now=now, activation_delay_seconds=options.key_activation_delay_seconds
     )
-    signing = _key(signing_entry, algorithm, "signing", settings)
+    signing = _key(signing_entry, algorithm, "signing")
     published = [signing]
     for entry, entry_algorithm in usable:
         if entry is not signing_entry:
-            published.append(_key(entry, entry_algorithm, _role(entry, signing), settings))
+            published.append(_key(entry, entry_algorithm, _role(entry, signing)))
     for thumbprint in _thumbprints(options.additional_validation_certificates, ADDITIONAL, notices):
         if thumbprint in revoked:
             notices.append(f"{ADDITIONAL}: {thumbprint} is revoked, so it is not published")
@@ -152,7 +152,7 @@ def build_keyring(settings: Settings, *, now: dt.datetime) -> Keyring:
                 f"certificate {thumbprint} has a {key_description(entry.certificate.public_key())}"
                 " key; only RSA >= 2048 and EC P-256 are published",
             )
-        published.append(_key(entry, entry_algorithm, _role(entry, signing), settings))
+        published.append(_key(entry, entry_algorithm, _role(entry, signing)))
     signer = jwk.construct(signing_entry.private_key, algorithm)
     return Keyring(signing, signer, tuple(published), revoked, tuple(notices))
 
@@ -170,17 +170,13 @@ def _thumbprints(raw: Any, setting: str, notices: list[str]) -> list[str]:
 
 
 def _raise_not_found(setting: str, what: str, folder: Any, entries: list[StoreEntry]) -> None:
-    locked = [
-        entry
-        for entry in entries
-        if entry.certificate is None and "password" in (entry.problem or "")
-    ]
+    locked = [entry for entry in entries if entry.password_refused]
     if locked:
         names = ", ".join(entry.path.name for entry in locked)
         raise ConfigError(
             PASSWORD_SETTING,
             f"cannot open {names} in {folder} (wrong or missing password), "
-            f"so {setting} finds {what.removeprefix('no ')}",
+            f"so {setting} cannot find {what.removeprefix('no ')}",
         )
     raise ConfigError(setting, f"{what} in {describe_store(folder, entries)}")
 
@@ -252,7 +248,7 @@ def _role(entry: StoreEntry, signing: KeyringKey) -> str:
     return "next" if newer else "retired"
 
 
-def _key(entry: StoreEntry, algorithm: str, role: str, settings: Settings) -> KeyringKey:
+def _key(entry: StoreEntry, algorithm: str, role: str) -> KeyringKey:
     return KeyringKey(
         kid=sha1_thumbprint(entry.certificate),
         algorithm=algorithm,

@@ -30,6 +30,7 @@ class StoreEntry:
     certificate: x509.Certificate | None
     private_key: PrivateKey | None
     problem: str | None = None
+    password_refused: bool = False
 
     @property
     def sha1_thumbprint(self) -> str:
@@ -125,7 +126,7 @@ def _read_pkcs12(path: Path, password: str | None) -> StoreEntry:
             return StoreEntry(path, None, None, "no certificate in the PKCS#12 file")
         return StoreEntry(path, certificate, key)  # type: ignore[arg-type]
     problem = "wrong password or not PKCS#12 data" if password else "password-protected"
-    return StoreEntry(path, None, None, problem)
+    return StoreEntry(path, None, None, problem, password_refused=True)
 
 
 def read_pem_entry(path: Path) -> StoreEntry:
