@@ -26,7 +26,6 @@ from validator.errors import (
     UnsupportedAlgorithmError,
     WrongTokenTypeError,
 )
-from validator.jwks_client import JWKSClient
 from validator.keyset import ACCEPTED_ALGORITHMS, SigningKey
 from validator.metrics import ValidatorMetrics
 
@@ -78,7 +77,7 @@ class _FixedKeys:
 def validate_token(
     token: str,
     *,
-    jwks_client: JWKSClient,
+    jwks_client: KeyLookup,
     issuer: str,
     audience: str,
     leeway_seconds: float = DEFAULT_LEEWAY_SECONDS,
@@ -124,7 +123,7 @@ def validate_token_with_keys(
     now: float | None = None,
 ) -> AccessToken:
     """The same checks as validate_token against one key set in hand: what an API would decide."""
-    return _validate(
+    return validate_token(
         token,
         jwks_client=_FixedKeys(keys),
         issuer=issuer,
@@ -132,7 +131,7 @@ def validate_token_with_keys(
         leeway_seconds=leeway_seconds,
         required_scopes=required_scopes,
         max_token_bytes=max_token_bytes,
-        now=time.time() if now is None else now,
+        now=now,
     )
 
 
