@@ -16,6 +16,7 @@ from app.keys.keyring import build_keyring
 from app.services import IdpServices
 
 log = logging.getLogger("tokenidp")
+EXPIRY_WARNING_DAYS = 30
 
 
 def create_app(
@@ -56,6 +57,12 @@ def create_app(
         log.warning(notice)
     signing = keyring.signing
     days_left = (signing.not_after - now).days
+    if days_left < EXPIRY_WARNING_DAYS:
+        log.warning(
+            "the signing certificate %s expires in %d days: rotate it (README: Rotating keys)",
+            signing.kid,
+            days_left,
+        )
     log.info(
         "TokenIDP ready: environment=%s kid=%s alg=%s subject=%s expires=%s (%d days left) "
         "source=%s published=%d",

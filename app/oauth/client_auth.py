@@ -45,7 +45,10 @@ def _presented_credentials(authorization: str | None, form: Mapping[str, str]) -
     if authorization:
         if in_body:
             raise OAuthError("invalid_request", "use one client authentication method, not two")
-        return _basic_credentials(authorization)
+        client_id, secret = _basic_credentials(authorization)
+        if form.get("client_id", client_id) != client_id:
+            raise OAuthError("invalid_request", "client_id differs from the authenticated client")
+        return client_id, secret
     if in_body and form.get("client_id"):
         return form["client_id"], form["client_secret"]
     raise OAuthError(

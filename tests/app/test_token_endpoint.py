@@ -249,3 +249,13 @@ def test_the_token_lifetime_comes_from_configuration(store, config_dir, signing_
     ).get_json()
     claims = _decode_segment(body["access_token"].split(".")[1])
     assert (claims["iat"], claims["exp"], body["expires_in"]) == (1_800_000_000, 1_800_000_300, 300)
+
+
+def test_a_client_id_that_differs_from_basic_credentials_is_refused(client):
+    response = client.post(
+        TOKEN_PATH,
+        data={"grant_type": "client_credentials", "client_id": "someone-else"},
+        headers=_basic(CLIENT_ID, CLIENT_SECRET),
+    )
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "invalid_request"
