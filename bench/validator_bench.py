@@ -10,84 +10,24 @@ from __future__ import annotations
 
 import argparse
 import base64
-import datetime
-import hashlib
-import http.server
-import json
 import sys
-import threading
 import time
 import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "validator"))
 
 import jwt as pyjwt  # noqa: E402
-from cryptography import x509  # noqa: E402
-from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
+from cryptography.hazmat.primitives import hashes  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import padding, rsa  # noqa: E402
-from cryptography.x509.oid import NameOID  # noqa: E402
 from jose import jwt as jose_jwt  # noqa: E402
+from validator_support import JWKSServer, JWKSStub, make_signer  # noqa: E402
 
 from validator import JWKSClient, ValidatorMetrics, validate_token  # noqa: E402
 
 ISSUER = "https://id.example.test"
 AUDIENCE = "orders-api"
-
-
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def make_key_and_jwk():
-    private_key = rsa.generate_private_key(65537, 2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bench")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(private_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(private_key, hashes.SHA256())
-    )
-    der = certificate.public_bytes(serialization.Encoding.DER)
-    numbers = private_key.public_key().public_numbers()
-    kid = certificate.fingerprint(hashes.SHA1()).hex().upper()
-    jwk = {
-        "kty": "RSA",
-        "use": "sig",
-        "alg": "RS256",
-        "kid": kid,
-        "n": b64url(numbers.n.to_bytes(256, "big")),
-        "e": b64url(numbers.e.to_bytes(3, "big")),
-        "x5t": b64url(hashlib.sha1(der).digest()),
-        "x5t#S256": b64url(hashlib.sha256(der).digest()),
-        "x5c": [base64.b64encode(der).decode()],
-    }
-    return private_key, kid, jwk
-
-
-def serve_jwks(jwks: dict) -> tuple[http.server.HTTPServer, str]:
-    body = json.dumps(jwks).encode()
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Cache-Control", "public, max-age=3600")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}/.well-known/jwks.json"
 
 
 def rate(function, seconds: float) -> float:
@@ -112,8 +52,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0, help="time per measurement")
     seconds = parser.parse_args().seconds
 
-    private_key, kid, jwk = make_key_and_jwk()
-    jwks = {"keys": [jwk]}
+    signer = make_signer(rsa.generate_private_key(65537, 2048), "RS256", "bench")
+    private_key, kid = signer.private_key, signer.kid
+    jwks = {"keys": [signer.jwk()]}
     now = int(time.time())
     claims = {
         "iss": ISSUER,
@@ -127,7 +68,8 @@ def main() -> None:
     }
     header = {"alg": "RS256", "kid": kid, "typ": "at+jwt"}
     token = jose_jwt.encode(claims, private_key, algorithm="RS256", headers=header)
-    server, jwks_uri = serve_jwks(jwks)
+    server = JWKSServer(JWKSStub(keys=jwks["keys"], cache_control="public, max-age=3600"))
+    jwks_uri = server.url
 
     public_key = private_key.public_key()
     signing_input, signature_segment = token.rsplit(".", 1)
@@ -161,7 +103,7 @@ def main() -> None:
         ("PyJWT PyJWKClient + jwt.decode", pyjwt_jwks_client),
     ):
         results[name] = rate(function, seconds)
-    server.shutdown()
+    server.stop()
 
     bare = results["bare cryptography RSA-2048 verify"]
     print(f"{'measurement':42} {'per second':>12} {'µs each':>9} {'× bare':>7}")
