@@ -83,19 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(
-    argv: Sequence[str] | None = None,
-    *,
-    environ: Mapping[str, str] | None = None,
-    session: boto3.Session | None = None,
-    now: dt.datetime | None = None,
-    stdout: TextIO | None = None,
-    stderr: TextIO | None = None,
-) -> int:
-    """Run the publisher; returns the exit status."""
-    return run(
-        argv, environ=environ, session=session, now=now, stdout=stdout, stderr=stderr
-    ).exit_status
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m publisher`: run, and return the exit status."""
+    return run(argv).exit_status
 
 
 def run(
@@ -107,7 +97,7 @@ def run(
     stdout: TextIO | None = None,
     stderr: TextIO | None = None,
 ) -> RunResult:
-    """`main` with its outcome and figures, for tests and the bench (boto3 session injectable)."""
+    """One publisher run with its outcome and figures; tests and the bench inject a session."""
     environ = os.environ if environ is None else environ
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr

@@ -19,7 +19,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import EndpointConnectionError
 from cdn_stand_in import create_distribution  # noqa: F401 - re-exported for the tests here
 
-from publisher.cli import main
+from publisher.cli import run
 
 BUCKET = "tokenidp-keys"
 REGION = "us-east-1"
@@ -151,7 +151,9 @@ def run_publisher(
 ) -> PublisherRun:
     """`python -m publisher ARGS` in-process, with the test's boto3 session and environment."""
     stdout, stderr = io.StringIO(), io.StringIO()
-    status = main(list(args), environ=environ, session=session, stdout=stdout, stderr=stderr)
+    status = run(
+        list(args), environ=environ, session=session, stdout=stdout, stderr=stderr
+    ).exit_status
     return PublisherRun(status, stdout.getvalue(), stderr.getvalue())
 
 
