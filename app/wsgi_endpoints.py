@@ -53,7 +53,13 @@ def json_reply(
     headers: Iterable[tuple[str, str]] = (),
 ) -> list[bytes]:
     """A JSON body that must never be cached (RFC 6749 §5.1)."""
-    body = json.dumps(document, separators=(",", ":")).encode()
     return reply(
-        start_response, status, body, [("Content-Type", "application/json"), *NO_STORE, *headers]
+        start_response,
+        status,
+        json_body(document),
+        [("Content-Type", "application/json"), *NO_STORE, *headers],
     )
+
+
+def json_body(document: Mapping[str, Any]) -> bytes:
+    return json.dumps(document, separators=(",", ":")).encode()

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import click
 
 from app.cli import cli
 from app.cli.table import format_table
-from app.config import STORE_LOCATIONS, load_config
+from app.config import STORE_LOCATIONS, TokenOptions, load_config
 from app.errors import ConfigError, TokenIdpError
 from app.keys.certificates import (
     create_self_signed,
@@ -24,7 +22,13 @@ from app.keys.certificates import (
     pkcs12_bytes,
     sha1_thumbprint,
 )
-from app.keys.store import StoreEntry, normalize_thumbprint, read_store
+from app.keys.store import (
+    CERTIFICATE_SUFFIXES,
+    StoreEntry,
+    normalize_thumbprint,
+    read_certificate_file,
+    read_store,
+)
 
 
 def _store_options(command: click.Command) -> click.Command:
@@ -38,8 +42,9 @@ def _store_options(command: click.Command) -> click.Command:
     return click.option("--store-root", type=click.Path(path_type=Path), help="store root")(command)
 
 
-def _store_folder(store_root: Path | None, location: str | None, store_name: str | None) -> Path:
-    options = load_config().token
+def _store_folder(
+    options: TokenOptions, store_root: Path | None, location: str | None, store_name: str | None
+) -> Path:
     return (
         (store_root or options.certificate_store_root)
         / (location or options.certificate_store_location)
@@ -80,7 +85,7 @@ def create_self_signed_command(
     store_name: str | None,
 ) -> None:
     """Create a key and self-signed signing certificate in the store; print its thumbprint."""
-    folder = _store_folder(store_root, location, store_name)
+    folder = _store_folder(load_config().token, store_root, location, store_name)
     password = None
     if password_env:
         if file_format != "pfx":
@@ -123,16 +128,12 @@ def import_command(
     store_name: str | None,
 ) -> None:
     """Copy a PKCS#12 or PEM file into the store after checking it can be read."""
-    folder = _store_folder(store_root, location, store_name)
+    folder = _store_folder(load_config().token, store_root, location, store_name)
     password = os.environ.get(password_env) if password_env else None
     suffix = source.suffix.lower()
-    if suffix not in (".pfx", ".p12", ".pem"):
+    if suffix not in CERTIFICATE_SUFFIXES:
         raise click.UsageError("only .pfx, .p12 and .pem files can be imported")
-    with tempfile.TemporaryDirectory() as scratch:
-        copy = Path(scratch) / source.name
-        shutil.copyfile(source, copy)
-        entries = read_store(Path(scratch), password=password)
-    entry = entries[0]
+    entry = read_certificate_file(source, password=password)
     if entry.certificate is None:
         raise TokenIdpError(f"cannot import {source}: {entry.problem}")
     target = folder / f"{entry.sha1_thumbprint}{suffix}"
@@ -146,7 +147,7 @@ def import_command(
 def list_command(store_root: Path | None, location: str | None, store_name: str | None) -> None:
     """Every certificate in the store: thumbprint, subject, validity, key and status."""
     settings = load_config()
-    folder = _store_folder(store_root, location, store_name)
+    folder = _store_folder(settings.token, store_root, location, store_name)
     entries = read_store(folder, password=settings.token.certificate_password)
     revoked = {
         normalize_thumbprint(value, setting="TokenOptions:RevokedCertificateThumbprints")[0]

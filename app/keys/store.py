@@ -20,6 +20,7 @@ from app.keys.certificates import PrivateKey, common_name, keys_match, sha1_thum
 
 PKCS12_SUFFIXES = (".pfx", ".p12")
 PEM_SUFFIXES = (".pem",)
+CERTIFICATE_SUFFIXES = PKCS12_SUFFIXES + PEM_SUFFIXES
 
 
 @dataclass(frozen=True)
@@ -51,14 +52,18 @@ def read_store(folder: Path, *, password: str | None) -> list[StoreEntry]:
     """Every certificate file in the folder, in name order; unreadable files say why."""
     if not folder.is_dir():
         return []
-    entries = []
-    for path in sorted(folder.iterdir()):
-        suffix = path.suffix.lower()
-        if path.is_file() and suffix in PKCS12_SUFFIXES:
-            entries.append(_read_pkcs12(path, password))
-        elif path.is_file() and suffix in PEM_SUFFIXES:
-            entries.append(read_pem_entry(path))
-    return entries
+    return [
+        read_certificate_file(path, password=password)
+        for path in sorted(folder.iterdir())
+        if path.is_file() and path.suffix.lower() in CERTIFICATE_SUFFIXES
+    ]
+
+
+def read_certificate_file(path: Path, *, password: str | None) -> StoreEntry:
+    """One `.pfx`/`.p12` or `.pem` file, by its suffix."""
+    if path.suffix.lower() in PKCS12_SUFFIXES:
+        return _read_pkcs12(path, password)
+    return read_pem_entry(path)
 
 
 def normalize_thumbprint(raw: str, *, setting: str) -> tuple[str, bool]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -11,7 +10,7 @@ from flask import Flask, Response
 from werkzeug.exceptions import HTTPException
 
 from app.errors import TokenIdpError
-from app.wsgi_endpoints import NO_STORE, json_reply
+from app.wsgi_endpoints import NO_STORE, json_body, json_reply
 
 log = logging.getLogger("tokenidp")
 
@@ -51,9 +50,8 @@ def json_response(
     body: dict, *, status: int = 200, headers: dict[str, str] | None = None
 ) -> Response:
     """The Flask form of a JSON reply that must never be cached."""
-    payload = json.dumps(body, separators=(",", ":")).encode()
     return Response(
-        payload,
+        json_body(body),
         status=status,
         headers=[*NO_STORE, *(headers or {}).items()],
         content_type="application/json",
