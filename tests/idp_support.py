@@ -193,6 +193,17 @@ class Gunicorn:
                 time.sleep(0.05)
         raise AssertionError("gunicorn did not become ready")
 
+    def issue_token(self, scope: str = "orders.read") -> str:
+        """A client_credentials token over HTTP, as a client gets one."""
+        response = requests.post(
+            f"{self.url}/connect/token",
+            data={"grant_type": "client_credentials", "scope": scope},
+            auth=(CLIENT_ID, CLIENT_SECRET),
+            timeout=5,
+        )
+        assert response.status_code == 200, response.text
+        return response.json()["access_token"]
+
     def stop(self) -> str:
         if self.process.poll() is None:
             self.process.terminate()

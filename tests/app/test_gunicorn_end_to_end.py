@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import jwt
 import pytest
-import requests
 from idp_support import AUDIENCE, CLIENT_ID, CLIENT_SECRET, ISSUER, Gunicorn
 
-from app.documents import JWKS_PATH, TOKEN_PATH
+from app.documents import JWKS_PATH
 
 
 @pytest.mark.parametrize(
@@ -28,14 +27,7 @@ def test_token_from_gunicorn_verifies_against_served_jwks(
     server = Gunicorn(store.environ(**options), cwd=config_dir, workers=2)
     try:
         server.wait_ready()
-        response = requests.post(
-            f"{server.url}{TOKEN_PATH}",
-            data={"grant_type": "client_credentials", "scope": "orders.read"},
-            auth=(CLIENT_ID, CLIENT_SECRET),
-            timeout=5,
-        )
-        assert response.status_code == 200, response.text
-        token = response.json()["access_token"]
+        token = server.issue_token()
 
         signing_key = jwt.PyJWKClient(f"{server.url}{JWKS_PATH}").get_signing_key_from_jwt(token)
         claims = jwt.decode(

@@ -16,7 +16,7 @@ import boto3
 import pytest
 import requests
 from cdn_stand_in import CdnStandIn, create_distribution
-from idp_support import AUDIENCE, CLIENT_ID, CLIENT_SECRET, ISSUER, ROOT, Gunicorn
+from idp_support import AUDIENCE, ISSUER, ROOT, Gunicorn
 
 BUCKET = "tokenidp-keys"
 AWS_ENVIRONMENT = {
@@ -79,14 +79,7 @@ class Deployment:
         return published.stdout
 
     def issue_token(self) -> str:
-        response = requests.post(
-            f"{self.idp.url}/connect/token",
-            data={"grant_type": "client_credentials", "scope": "orders.read"},
-            auth=(CLIENT_ID, CLIENT_SECRET),
-            timeout=5,
-        )
-        assert response.status_code == 200, response.text
-        return response.json()["access_token"]
+        return self.idp.issue_token()
 
     def cdn_kids(self) -> list[str]:
         keys = requests.get(f"{self.cdn.url}/.well-known/jwks.json", timeout=5).json()["keys"]
