@@ -1,6 +1,6 @@
 """Token endpoint and JWKS throughput under gunicorn, as ratios measured in one run.
 
-    .venv/bin/python bench/token_endpoint_bench.py [--seconds 10] [--connections 4]
+    .venv/bin/python bench/token_endpoint_bench.py [--seconds 4] [--connections 4]
 
 One sync worker pinned to core 0, wrk pinned to core 1. Prints tokens/s, p50/p99 latency,
 errors, server CPU per token, the cost of one raw RSA-2048 PKCS#1 v1.5 SHA-256 signature
@@ -160,7 +160,7 @@ def measure(
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--seconds", type=int, default=4, help="per token round (5 rounds)")
     parser.add_argument("--connections", type=int, default=4)
     args = parser.parse_args()
     if not shutil.which("wrk"):
@@ -187,7 +187,6 @@ def main() -> int:
         get_script = work / "get.lua"
         get_script.write_text(WRK_REPORT)
 
-        signature = raw_rsa_signature_seconds(key)
         idp = Server("wsgi:app", environ, work)
         jwks_body = requests.get(f"{idp.url}/.well-known/jwks.json", timeout=5).content
         (work / "jwks.json").write_bytes(jwks_body)
@@ -196,13 +195,23 @@ def main() -> int:
             measure(
                 idp, "/connect/token", seconds=2, connections=args.connections, script=token_script
             )  # warm-up
-            token = measure(
-                idp,
-                "/connect/token",
-                seconds=args.seconds,
-                connections=args.connections,
-                script=token_script,
-            )
+            # Five rounds, each with the raw signature timed just before and just after it, so
+            # a change in the host's speed during the run moves both sides of the ratio.
+            rounds = []
+            for _ in range(5):
+                before = raw_rsa_signature_seconds(key, rounds=1000)
+                result = measure(
+                    idp,
+                    "/connect/token",
+                    seconds=args.seconds,
+                    connections=args.connections,
+                    script=token_script,
+                )
+                round_signature = (before + raw_rsa_signature_seconds(key, rounds=1000)) / 2
+                result["ratio"] = result["cpu_seconds"] / result["requests"] / round_signature
+                result["signature"] = round_signature
+                rounds.append(result)
+            token = sorted(rounds, key=lambda result: result["ratio"])[2]
             jwks_rates, bare_rates = [], []
             for _ in range(3):
                 jwks_rates.append(
@@ -242,6 +251,7 @@ def main() -> int:
             spread.stop()
 
     cpu_per_token = token["cpu_seconds"] / token["requests"]
+    signature = token["signature"]
     jwks_rate = sorted(r["per_second"] for r in jwks_rates)[1]
     bare_rate = sorted(r["per_second"] for r in bare_rates)[1]
     jwks_errors = sum(r["errors"] for r in jwks_rates + bare_rates)
@@ -257,7 +267,8 @@ def main() -> int:
     print(f"  errors: {token['errors']:.0f}")
     print(
         f"  server CPU per token: {cpu_per_token * 1e6:.0f} us "
-        f"= {cpu_per_token / signature:.2f} x the raw signature (target <= 2.2)"
+        f"= {token['ratio']:.2f} x the raw signature (target <= 2.2; median of rounds "
+        f"{', '.join(format(result['ratio'], '.2f') for result in rounds)})"
     )
     print(
         f"jwks: {jwks_rate:.0f} req/s; bare Flask route, same bytes: {bare_rate:.0f} req/s "
@@ -273,8 +284,8 @@ def main() -> int:
         f"p99 {spread_token['p99_us'] / 1000:.2f} ms, errors {spread_token['errors']:.0f}"
     )
     ok = (
-        cpu_per_token / signature <= 2.2
-        and token["errors"] == 0
+        token["ratio"] <= 2.2
+        and all(result["errors"] == 0 for result in rounds)
         and spread_token["errors"] == 0
         and jwks_errors == 0
         and jwks_rate / bare_rate >= 0.9
