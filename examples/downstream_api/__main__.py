@@ -45,7 +45,31 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         help="seconds between JWKS refreshes caused by unknown kids "
         "(env DOWNSTREAM_API_REFRESH_COOLDOWN, default 30)",
     )
+    parser.add_argument(
+        "--max-staleness",
+        type=float,
+        default=float(os.environ.get(ENVIRONMENT_PREFIX + "MAX_STALENESS", "86400")),
+        help="seconds the cached keys are trusted without a successful JWKS fetch; then "
+        "requests get 503 (env DOWNSTREAM_API_MAX_STALENESS, default 86400)",
+    )
+    parser.add_argument(
+        "--allow-development-keys",
+        action="store_true",
+        default=_environment_flag(ENVIRONMENT_PREFIX + "ALLOW_DEVELOPMENT_KEYS"),
+        help="trust a development IdP's key, for local use only; never in production "
+        "(env DOWNSTREAM_API_ALLOW_DEVELOPMENT_KEYS=1)",
+    )
     return parser.parse_args(argv)
+
+
+def _environment_flag(variable: str) -> bool:
+    """1/true/yes (any case) turn a flag on; unset, empty, 0/false/no leave it off."""
+    value = os.environ.get(variable, "").strip().lower()
+    if value in ("", "0", "false", "no"):
+        return False
+    if value in ("1", "true", "yes"):
+        return True
+    raise SystemExit(f"{variable}: {value!r} is not one of 1, true, yes, 0, false, no")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,7 +80,15 @@ def main(argv: list[str] | None = None) -> int:
         issuer=arguments.issuer,
         audience=arguments.audience,
         refresh_cooldown_seconds=arguments.refresh_cooldown,
+        max_staleness_seconds=arguments.max_staleness,
+        allow_development_keys=arguments.allow_development_keys,
     )
+    if arguments.allow_development_keys:
+        print(
+            "WARNING: trusting development keys (--allow-development-keys): local use only",
+            file=sys.stderr,
+            flush=True,
+        )
     server = make_server("127.0.0.1", arguments.port, app, threaded=True)
 
     def stop(signal_number: int, frame: FrameType | None) -> None:

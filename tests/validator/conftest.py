@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from roca_support import roca_private_key
 from validator_support import (
     FakeClock,
     JWKSServer,
@@ -12,7 +15,8 @@ from validator_support import (
     make_signer,
 )
 
-from validator import JWKSClient, ValidatorMetrics
+from app.keys.dev_key import ensure_development_key
+from tokenidp_validator import JWKSClient, ValidatorMetrics
 
 
 @pytest.fixture(scope="session")
@@ -59,3 +63,16 @@ def jwks_client(jwks_server: JWKSServer, clock: FakeClock) -> JWKSClient:
 def attacker_signer() -> Signer:
     """A key that is in no JWKS: what a forger holds."""
     return make_signer(rsa.generate_private_key(65537, 2048), "RS256", "attacker")
+
+
+@pytest.fixture(scope="session")
+def roca_signer() -> Signer:
+    """A real key from the flawed generator of CVE-2017-15361."""
+    return make_signer(roca_private_key(), "RS256", "roca")
+
+
+@pytest.fixture(scope="session")
+def development_signer(tmp_path_factory) -> Signer:
+    """The IdP's own development key and certificate, as `make run` creates them."""
+    entry = ensure_development_key(tmp_path_factory.mktemp("instance"), now=dt.datetime.now(dt.UTC))
+    return Signer(private_key=entry.private_key, certificate=entry.certificate, alg="RS256")

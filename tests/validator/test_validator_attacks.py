@@ -16,12 +16,13 @@ from validator_support import (
     JWKSServer,
     JWKSStub,
     b64url,
+    b64url_decode,
     b64url_json,
     default_claims,
     mint_token,
 )
 
-from validator import (
+from tokenidp_validator import (
     AlgorithmMismatchError,
     ExpiredTokenError,
     ForbiddenHeaderError,
@@ -79,7 +80,8 @@ def _tampered_payload(k):
 
 
 def _truncated_signature(k):
-    return mint_token(k.rsa)[:-4]
+    signing_input, signature = mint_token(k.rsa).rsplit(".", 1)
+    return f"{signing_input}.{b64url(b64url_decode(signature)[:-3])}"
 
 
 def _raw_payload(k, payload_text):

@@ -6,8 +6,8 @@ import pytest
 from flask import Flask, g, jsonify
 from validator_support import AUDIENCE, ISSUER, default_claims, mint_token
 
-from validator import ValidatorConfigError
-from validator.flask import init_app, require_token
+from tokenidp_validator import ValidatorConfigError
+from tokenidp_validator.flask import init_app, require_token
 
 
 @pytest.fixture
@@ -101,6 +101,23 @@ def test_unreachable_issuer_before_first_fetch_is_503_not_401(client, jwks_serve
     response = client.get("/orders", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 503
     assert response.json["error"] == "temporarily_unavailable"
+    assert "WWW-Authenticate" not in response.headers
+
+
+def test_keys_older_than_the_max_staleness_are_503_with_retry_after(
+    client, jwks_server, jwks_client, clock, rsa_signer
+):
+    token = mint_token(rsa_signer)
+    assert client.get("/orders", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    jwks_server.stub.mode = "unavailable"
+    clock.advance(jwks_client.max_staleness_seconds + 1)
+    response = client.get("/orders", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 503
+    assert response.json == {
+        "error": "temporarily_unavailable",
+        "error_description": "the issuer's signing keys are unavailable",
+    }
+    assert response.headers["Retry-After"] == "30"
     assert "WWW-Authenticate" not in response.headers
 
 

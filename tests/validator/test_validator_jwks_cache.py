@@ -8,14 +8,14 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from validator_support import AUDIENCE, ISSUER, make_signer, mint_token
 
-from validator import (
+from tokenidp_validator import (
     JWKSClient,
     KeySetUnavailableError,
     UnknownKeyError,
     ValidatorMetrics,
     validate_token,
 )
-from validator.cache_control import freshness_lifetime_seconds
+from tokenidp_validator.cache_control import freshness_lifetime_seconds
 
 
 def _validate(token: str, client: JWKSClient):

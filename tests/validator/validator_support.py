@@ -27,6 +27,10 @@ def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+def b64url_decode(segment: str) -> bytes:
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
 def b64url_json(value: Any) -> str:
     return b64url(json.dumps(value, separators=(",", ":")).encode())
 
@@ -84,6 +88,8 @@ class Signer:
         return r.to_bytes(32, "big") + s.to_bytes(32, "big")
 
 
+# Nemec et al., "The Return of Coppersmith's Attack" (ACM CCS 2017), Table 1: for 2048-bit
+# keys the flawed generator (CVE-2017-15361) uses M = the product of the first 126 primes.
 def make_signer(private_key: Any, alg: str, name: str) -> Signer:
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
     now = datetime.datetime.now(datetime.UTC)

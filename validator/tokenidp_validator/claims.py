@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from validator.errors import (
+from tokenidp_validator.errors import (
     ExpiredTokenError,
     MissingClaimError,
     TokenNotYetValidError,
@@ -16,6 +16,11 @@ from validator.errors import (
 )
 
 REQUIRED_STRING_CLAIMS = ("sub", "client_id", "jti")
+# exp, nbf and iat as we accept them (RFC 7519 §2 NumericDate, narrowed): a JSON integer of
+# seconds from 1970-01-01T00:00:00Z through 9999-12-31T23:59:59Z, the last second a datetime
+# can hold. Fractions, exponents (1e400 parses as infinity and would never expire), booleans,
+# strings, null and larger integers are refused.
+LATEST_NUMERIC_DATE = 253402300799
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,8 +32,8 @@ class AccessToken:
     scopes: frozenset[str]
     issuer: str
     audience: tuple[str, ...]
-    expires_at: float
-    issued_at: float
+    expires_at: int
+    issued_at: int
     jwt_id: str
     kid: str
     algorithm: str
@@ -56,13 +61,13 @@ def check_claims(
     if audience not in token_audience:
         raise WrongAudienceError("the token is not intended for this API (aud)")
 
-    expires_at = _number_claim(claims, "exp", required=True)
+    expires_at = _numeric_date(claims, "exp", required=True)
     if now - leeway_seconds >= expires_at:
         raise ExpiredTokenError("the token has expired")
-    not_before = _number_claim(claims, "nbf", required=False)
+    not_before = _numeric_date(claims, "nbf", required=False)
     if not_before is not None and not_before > now + leeway_seconds:
         raise TokenNotYetValidError("the token is not valid yet (nbf)")
-    issued_at = _number_claim(claims, "iat", required=True)
+    issued_at = _numeric_date(claims, "iat", required=True)
     if issued_at > now + leeway_seconds:
         raise TokenNotYetValidError("the token was issued in the future (iat)")
 
@@ -99,11 +104,16 @@ def _audience(claims: Mapping[str, Any]) -> tuple[str, ...]:
     raise MissingClaimError("the aud claim is missing or not a string or list of strings")
 
 
-def _number_claim(claims: Mapping[str, Any], name: str, *, required: bool) -> float | None:
-    """A NumericDate claim (RFC 7519 §2): a JSON number, never a string or boolean."""
-    value = claims.get(name)
-    if value is None and not required:
+def _numeric_date(claims: Mapping[str, Any], name: str, *, required: bool) -> int | None:
+    """exp, nbf or iat within LATEST_NUMERIC_DATE; None only when optional and absent."""
+    if name not in claims:
+        if required:
+            raise MissingClaimError(f"the {name} claim is missing")
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise MissingClaimError(f"the {name} claim is missing or not a number")
+    value = claims[name]
+    if type(value) is not int or not 0 <= value <= LATEST_NUMERIC_DATE:  # bool is not int here
+        raise MissingClaimError(
+            f"the {name} claim is not an integer number of seconds "
+            f"from 0 to {LATEST_NUMERIC_DATE} (NumericDate)"
+        )
     return value

@@ -1,17 +1,20 @@
 """Downstream validation of TokenIDP access tokens: a JWKS client and RFC 9068 checks.
 
-Needs only python-jose, cryptography and requests; `validator.flask` adds Flask,
-and metrics use prometheus_client when it is installed.
+The `tokenidp-validator` distribution: it needs only python-jose, cryptography and requests;
+`tokenidp_validator.flask` adds Flask (extra `flask`), and metrics use prometheus_client when
+it is installed (extra `prometheus`).
 """
 
-from validator.claims import AccessToken
-from validator.errors import (
+from tokenidp_validator.claims import AccessToken
+from tokenidp_validator.development import DEVELOPMENT_KEY_MARKER
+from tokenidp_validator.errors import (
     AlgorithmMismatchError,
     ExpiredTokenError,
     ForbiddenHeaderError,
     InsufficientScopeError,
     InvalidSignatureError,
     JWKSFetchError,
+    KeySetTooStaleError,
     KeySetUnavailableError,
     MalformedTokenError,
     MissingClaimError,
@@ -26,10 +29,11 @@ from validator.errors import (
     WrongIssuerError,
     WrongTokenTypeError,
 )
-from validator.jwks_client import JWKSClient, JWKSClientStatus
-from validator.keyset import KeySet, SigningKey, parse_jwks
-from validator.metrics import ValidatorMetrics
-from validator.tokens import (
+from tokenidp_validator.jwks_client import JWKSClient, JWKSClientStatus
+from tokenidp_validator.keyset import KeySet, SigningKey, parse_jwks
+from tokenidp_validator.metrics import ValidatorMetrics
+from tokenidp_validator.roca import has_roca_fingerprint
+from tokenidp_validator.tokens import (
     UnverifiedToken,
     read_unverified,
     signature_verifies,
@@ -38,6 +42,7 @@ from validator.tokens import (
 )
 
 __all__ = [
+    "DEVELOPMENT_KEY_MARKER",
     "AccessToken",
     "AlgorithmMismatchError",
     "ExpiredTokenError",
@@ -48,6 +53,7 @@ __all__ = [
     "JWKSClientStatus",
     "JWKSFetchError",
     "KeySet",
+    "KeySetTooStaleError",
     "KeySetUnavailableError",
     "MalformedTokenError",
     "MissingClaimError",
@@ -64,6 +70,7 @@ __all__ = [
     "WrongAudienceError",
     "WrongIssuerError",
     "WrongTokenTypeError",
+    "has_roca_fingerprint",
     "parse_jwks",
     "read_unverified",
     "signature_verifies",

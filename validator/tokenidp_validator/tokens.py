@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Protocol
 
-from validator.claims import AccessToken, check_claims
-from validator.errors import (
+from tokenidp_validator.claims import AccessToken, check_claims
+from tokenidp_validator.errors import (
     AlgorithmMismatchError,
     ForbiddenHeaderError,
     InsufficientScopeError,
@@ -26,8 +26,8 @@ from validator.errors import (
     UnsupportedAlgorithmError,
     WrongTokenTypeError,
 )
-from validator.keyset import ACCEPTED_ALGORITHMS, SigningKey
-from validator.metrics import ValidatorMetrics
+from tokenidp_validator.keyset import ACCEPTED_ALGORITHMS, SigningKey
+from tokenidp_validator.metrics import ValidatorMetrics
 
 DEFAULT_MAX_TOKEN_BYTES = 8192
 MAX_HEADER_SEGMENT_BYTES = 1024
@@ -39,6 +39,15 @@ FORBIDDEN_HEADER_PARAMETERS = frozenset({"jwk", "jku", "x5u", "x5c", "crit"})
 # RFC 9068 §2.1 / §4: "at+jwt", or the full media type, compared case-insensitively.
 ACCESS_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt"})
 _COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+# The 6-bit value of each base64url character, and the low bits of a segment's last character
+# that encode no data, by segment length mod 4 (2 and 3 characters carry 1 and 2 bytes).
+_BASE64URL_VALUES = {
+    character: value
+    for value, character in enumerate(
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    )
+}
+_UNUSED_BITS_BY_LENGTH_MOD_4 = (0, 0, 0b1111, 0b11)
 # Header segments that passed check_header, to their (kid, alg): an issuer emits one
 # header per key, so a handful of entries saves the header parse on almost every token.
 MAX_REMEMBERED_HEADERS = 64
@@ -102,9 +111,9 @@ def validate_token(
         if metrics is not None:
             metrics.record_validation(result="invalid", reason=e.reason)
         raise
-    except KeySetUnavailableError:
+    except KeySetUnavailableError as e:
         if metrics is not None:
-            metrics.record_validation(result="unavailable", reason="no_key_set")
+            metrics.record_validation(result="unavailable", reason=e.reason)
         raise
     if metrics is not None:
         metrics.record_validation(result="valid", reason="ok")
@@ -207,6 +216,8 @@ def _segments(token: str, max_token_bytes: int) -> tuple[str, str, str]:
     if len(token) > max_token_bytes:
         raise TokenTooLargeError(f"the token is longer than {max_token_bytes} bytes")
     if _COMPACT_JWS.fullmatch(token) is None:
+        if "=" in token:
+            raise MalformedTokenError("a segment is padded with =, which JWS forbids (RFC 7515 §2)")
         raise MalformedTokenError("the token is not a JWS compact serialization")
     header_segment, payload_segment, signature_segment = token.split(".")
     return header_segment, payload_segment, signature_segment
@@ -229,10 +240,14 @@ def check_header(header: Mapping[str, Any]) -> tuple[str, str]:
     if forbidden:
         raise ForbiddenHeaderError(f"header parameter {min(forbidden)} is not accepted")
     algorithm = header.get("alg")
-    if not isinstance(algorithm, str) or algorithm not in ACCEPTED_ALGORITHMS:
+    if not isinstance(algorithm, str):
+        raise UnsupportedAlgorithmError("the header has no alg string")
+    if algorithm not in ACCEPTED_ALGORITHMS:
         raise UnsupportedAlgorithmError(f"alg {algorithm!r} is not accepted")
     token_type = header.get("typ")
-    if not isinstance(token_type, str) or token_type.lower() not in ACCESS_TOKEN_TYPES:
+    if not isinstance(token_type, str):
+        raise WrongTokenTypeError("the header has no typ string; access tokens carry at+jwt")
+    if token_type.lower() not in ACCESS_TOKEN_TYPES:
         raise WrongTokenTypeError(f"typ {token_type!r} is not at+jwt")
     kid = header.get("kid")
     if not isinstance(kid, str) or not kid or len(kid) > MAX_KID_LENGTH:
@@ -249,23 +264,39 @@ def _signature_verifies(key: Any, signing_input: bytes, signature: bytes) -> boo
 
 
 def _decode_segment(segment: str, *, part: str) -> bytes:
-    """base64url without padding (RFC 7515 §2)."""
+    """base64url without padding (RFC 7515 §2), in its one canonical spelling: the unused
+    bits of the last character must be zero (RFC 4648 §3.5), or one signature would have
+    several spellings that all verify."""
     try:
-        return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+        decoded = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
     except (binascii.Error, ValueError) as e:
         raise MalformedTokenError(f"the {part} is not base64url") from e
+    if _BASE64URL_VALUES[segment[-1]] & _UNUSED_BITS_BY_LENGTH_MOD_4[len(segment) % 4]:
+        raise MalformedTokenError(f"the {part} is not canonical base64url (unused bits set)")
+    return decoded
+
+
+class _RefusedJSON(ValueError):
+    """Internal: valid JSON we still refuse; the message is our own words, shown to callers."""
 
 
 def _decode_json_object(segment: str, *, part: str) -> dict[str, Any]:
-    """A JSON object with unique member names and no NaN/Infinity (RFC 7515 §5.2, RFC 8259)."""
+    """A UTF-8 JSON object with unique member names and no NaN/Infinity (RFC 7515 §5.2,
+    RFC 8259). Every refusal is described in our own words, never a parser's message."""
     try:
-        value = json.loads(
-            _decode_segment(segment, part=part),
-            object_pairs_hook=_unique_members,
-            parse_constant=_refuse_constant,
-        )
-    except ValueError as e:  # JSONDecodeError, UnicodeDecodeError, our own refusals
-        raise MalformedTokenError(f"the {part} is not a JSON object ({e})") from e
+        text = _decode_segment(segment, part=part).decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise MalformedTokenError(f"the {part} is not UTF-8") from e
+    try:
+        value = json.loads(text, object_pairs_hook=_unique_members, parse_constant=_refuse_constant)
+    except _RefusedJSON as e:
+        raise MalformedTokenError(f"the {part} {e}") from e
+    except json.JSONDecodeError as e:
+        raise MalformedTokenError(f"the {part} is not valid JSON") from e
+    except ValueError as e:  # an integer longer than Python converts (sys.get_int_max_str_digits)
+        raise MalformedTokenError(f"the {part} holds a number too long to read") from e
+    except RecursionError as e:
+        raise MalformedTokenError(f"the {part} is nested too deeply") from e
     if not isinstance(value, dict):
         raise MalformedTokenError(f"the {part} is not a JSON object")
     return value
@@ -275,10 +306,10 @@ def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     """Duplicate names are ambiguous between parsers, so refuse them."""
     members = dict(pairs)
     if len(members) != len(pairs):
-        raise ValueError("duplicate member names")
+        raise _RefusedJSON("has duplicate member names")
     return members
 
 
 def _refuse_constant(name: str) -> None:
     """NaN and Infinity are not JSON and would defeat the exp/nbf comparisons."""
-    raise ValueError(f"{name} is not a JSON number")
+    raise _RefusedJSON("holds NaN or Infinity, which are not JSON numbers")

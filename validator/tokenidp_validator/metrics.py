@@ -1,4 +1,4 @@
-"""Counts of validation outcomes and JWKS refreshes: a plain snapshot, plus Prometheus."""
+"""Counts of validations, JWKS refreshes and dropped key sets: a snapshot, plus Prometheus."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ import weakref
 from typing import Any
 
 REFRESH_OUTCOMES = ("fetched", "not_modified", "failed", "cooldown_skipped")
+# Why a client emptied its cached key set: older than max_staleness_seconds.
+KEY_SET_DROP_REASONS = ("too_stale",)
 _DEFAULT = object()
 # One set of collectors per registry, so building metrics twice never registers twice.
-_collectors_by_registry: weakref.WeakKeyDictionary[Any, tuple[Any, Any]] = (
+_collectors_by_registry: weakref.WeakKeyDictionary[Any, tuple[Any, Any, Any]] = (
     weakref.WeakKeyDictionary()
 )
 _collectors_lock = threading.Lock()
@@ -23,6 +25,7 @@ class ValidatorMetrics:
         self._lock = threading.Lock()
         self._validations: dict[tuple[str, str], int] = {}
         self._refreshes: dict[str, int] = dict.fromkeys(REFRESH_OUTCOMES, 0)
+        self._key_set_drops: dict[str, int] = dict.fromkeys(KEY_SET_DROP_REASONS, 0)
         self._prometheus = _collectors_for(registry)
 
     def record_validation(self, *, result: str, reason: str) -> None:
@@ -39,17 +42,26 @@ class ValidatorMetrics:
         if self._prometheus is not None:
             self._prometheus[1].labels(outcome=outcome).inc()
 
+    def record_key_set_drop(self, reason: str) -> None:
+        """Count one cached key set emptied on purpose, so an alert can say keys were dropped."""
+        with self._lock:
+            self._key_set_drops[reason] = self._key_set_drops.get(reason, 0) + 1
+        if self._prometheus is not None:
+            self._prometheus[2].labels(reason=reason).inc()
+
     def snapshot(self) -> dict[str, dict[str, int]]:
-        """Plain copies: {"validations": {"valid/ok": n, ...}, "refreshes": {"fetched": n, ...}}."""
+        """Plain copies: {"validations": {"valid/ok": n, ...}, "refreshes": {"fetched": n, ...},
+        "key_set_drops": {"too_stale": n}}."""
         with self._lock:
             return {
                 "validations": {f"{r}/{why}": n for (r, why), n in self._validations.items()},
                 "refreshes": dict(self._refreshes),
+                "key_set_drops": dict(self._key_set_drops),
             }
 
 
-def _collectors_for(registry: Any) -> tuple[Any, Any] | None:
-    """The (validations, refreshes) counters on `registry`, created on first use."""
+def _collectors_for(registry: Any) -> tuple[Any, Any, Any] | None:
+    """The (validations, refreshes, key set drops) counters on `registry`, made on first use."""
     if registry is None:
         return None
     try:
@@ -72,6 +84,13 @@ def _collectors_for(registry: Any) -> tuple[Any, Any] | None:
                     "tokenidp_validator_jwks_refreshes",
                     "JWKS refresh decisions by outcome.",
                     ("outcome",),
+                    registry=registry,
+                ),
+                prometheus_client.Counter(
+                    "tokenidp_validator_jwks_key_set_drops",
+                    "Cached JWKS key sets emptied by reason (too_stale: not refreshed within "
+                    "max_staleness_seconds).",
+                    ("reason",),
                     registry=registry,
                 ),
             )

@@ -14,7 +14,24 @@ class JWKSFetchError(ValidatorError):
 
 
 class KeySetUnavailableError(ValidatorError):
-    """No key set has ever been fetched, so no token can be checked yet."""
+    """No key set to check tokens with: none fetched yet, or the last one dropped."""
+
+    reason = "no_key_set"
+
+
+class KeySetTooStaleError(KeySetUnavailableError):
+    """The JWKS was not refreshed within max_staleness_seconds, so its keys were dropped.
+
+    Trusting them longer would let a validator cut off from the JWKS honour a revoked key
+    indefinitely; service resumes at the next successful fetch.
+    """
+
+    reason = "key_set_too_stale"
+
+    def __init__(self, message: str, *, age_seconds: float, max_staleness_seconds: float) -> None:
+        super().__init__(message)
+        self.age_seconds = age_seconds
+        self.max_staleness_seconds = max_staleness_seconds
 
 
 class TokenValidationError(ValidatorError):
@@ -78,7 +95,7 @@ class InvalidSignatureError(TokenValidationError):
 
 
 class MissingClaimError(TokenValidationError):
-    """A claim RFC 9068 §2.2 requires is absent or has the wrong JSON type."""
+    """A claim RFC 9068 §2.2 requires is absent, has the wrong JSON type, or is out of range."""
 
     reason = "missing_claim"
 

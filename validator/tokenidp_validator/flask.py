@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -11,14 +12,14 @@ from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, g, jsonify, request
 
-from validator.errors import (
+from tokenidp_validator.errors import (
     KeySetUnavailableError,
     TokenValidationError,
     ValidatorConfigError,
 )
-from validator.jwks_client import JWKSClient
-from validator.metrics import ValidatorMetrics
-from validator.tokens import DEFAULT_LEEWAY_SECONDS, validate_token
+from tokenidp_validator.jwks_client import JWKSClient
+from tokenidp_validator.metrics import ValidatorMetrics
+from tokenidp_validator.tokens import DEFAULT_LEEWAY_SECONDS, validate_token
 
 EXTENSION_NAME = "tokenidp_validator"
 MAX_DESCRIPTION_LENGTH = 200
@@ -73,7 +74,7 @@ def require_token(
             if token_audience is None:
                 raise ValidatorConfigError(
                     f"require_token on {view.__name__}: no audience; pass audience= "
-                    "here or to validator.flask.init_app"
+                    "here or to tokenidp_validator.flask.init_app"
                 )
             scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
             if scheme.lower() != "bearer":
@@ -102,8 +103,9 @@ def require_token(
                 response = _error_response(
                     503, "temporarily_unavailable", "the issuer's signing keys are unavailable"
                 )
+                # The client fetches again at most once per cool-down: no sooner is useful.
                 response.headers["Retry-After"] = str(
-                    max(1, int(settings.jwks_client.refresh_cooldown_seconds))
+                    max(1, math.ceil(settings.jwks_client.refresh_cooldown_seconds))
                 )
                 return response
             return view(*args, **kwargs)
@@ -118,7 +120,7 @@ def _settings() -> BearerTokenSettings:
     settings = current_app.extensions.get(EXTENSION_NAME)
     if settings is None:
         raise ValidatorConfigError(
-            "validator.flask: call init_app(app, issuer=..., jwks_client=...) before "
+            "tokenidp_validator.flask: call init_app(app, issuer=..., jwks_client=...) before "
             "using require_token"
         )
     return settings
