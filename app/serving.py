@@ -1,10 +1,29 @@
-"""How gunicorn runs the IdP, shared by `gunicorn.conf.py` and `tokenidp serve`."""
+"""How gunicorn runs the IdP, shared by `gunicorn.conf.py`, `app.gunicorn_config` and
+`tokenidp serve`: validated bind and workers, one log format, and the hooks that make a
+bad address one line (exit 2) and say "ready" only once the sockets are bound."""
 
 from __future__ import annotations
 
+import datetime as dt
+import errno
+import ipaddress
+import logging
 import os
+import socket
+import sys
 from collections.abc import Mapping
 from typing import Any
+
+from app.config.values import shown
+from app.errors import ConfigError
+from app.http.h1c import name_unsupported_transfer_coding
+from app.logs import GunicornLogger
+
+log = logging.getLogger("tokenidp")
+MAX_WORKERS = 256
+KEEPALIVE_SECONDS = 5  # an idle keep-alive connection is closed after this long
+GRACEFUL_TIMEOUT_SECONDS = 10  # on SIGTERM, in-flight requests get this long to finish
+_settings_loaded = False
 
 
 def gunicorn_settings(environ: Mapping[str, str]) -> dict[str, Any]:
@@ -13,11 +32,125 @@ def gunicorn_settings(environ: Mapping[str, str]) -> dict[str, Any]:
     `preload_app` resolves the signing key once in the master: a configuration error
     stops the server at once instead of crash-looping workers, and keys are parsed once.
     """
+    global _settings_loaded
+    _settings_loaded = True
+    name_unsupported_transfer_coding()
     return {
-        "bind": environ.get("TOKENIDP_BIND") or f"127.0.0.1:{environ.get('PORT', '5000')}",
-        "workers": int(environ.get("TOKENIDP_WORKERS") or os.cpu_count() or 1),
-        "worker_class": "sync",
+        "bind": bind_address(environ),
+        "workers": worker_count(environ),
+        "worker_class": "asgi",
         "preload_app": True,
+        "keepalive": KEEPALIVE_SECONDS,
+        "http_parser": "fast",  # gunicorn_h1c (see app/http/h1c.py)
         "timeout": 30,
-        "graceful_timeout": 10,
+        "graceful_timeout": GRACEFUL_TIMEOUT_SECONDS,
+        "logger_class": GunicornLogger,
+        "control_socket_disable": True,  # one per host otherwise, shared by every instance
+        "on_starting": refuse_unusable_addresses,
+        "when_ready": announce_ready,
+        "post_fork": start_worker,
     }
+
+
+def settings_loaded() -> bool:
+    """Whether this process's gunicorn took TokenIDP's settings (not gunicorn's defaults)."""
+    return _settings_loaded
+
+
+def bind_address(environ: Mapping[str, str]) -> str:
+    """`TOKENIDP_BIND` (HOST:PORT, [IPv6]:PORT or unix:PATH), else 127.0.0.1:$PORT."""
+    raw = environ.get("TOKENIDP_BIND")
+    setting = "TOKENIDP_BIND"
+    if not raw:
+        raw, setting = f"127.0.0.1:{environ.get('PORT') or '5000'}", "PORT"
+    if raw.startswith("unix:"):
+        if len(raw) == len("unix:"):
+            raise ConfigError(setting, "unix: needs a socket path, e.g. unix:/run/tokenidp.sock")
+        return raw
+    host, colon, port = raw.rpartition(":")
+    if not colon or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError(setting, f"{shown(raw)} is not HOST:PORT with a port from 0 to 65535")
+    host = host.removeprefix("[").removesuffix("]")
+    if not host or not _is_host(host):
+        raise ConfigError(setting, f"{shown(raw)} does not name a valid host")
+    return raw
+
+
+def worker_count(environ: Mapping[str, str]) -> int:
+    raw = environ.get("TOKENIDP_WORKERS")
+    if not raw:
+        return os.cpu_count() or 1
+    if not raw.strip().isdigit() or not 1 <= int(raw) <= MAX_WORKERS:
+        raise ConfigError(
+            "TOKENIDP_WORKERS",
+            f"{shown(raw)} is not a whole number of workers from 1 to {MAX_WORKERS}",
+        )
+    return int(raw)
+
+
+def refuse_unusable_addresses(server: Any) -> None:
+    """gunicorn's `on_starting`: an address in use is one line and exit 2, not five retries."""
+    for address in server.cfg.address:
+        if isinstance(address, str):  # a unix socket path: gunicorn replaces a stale one
+            continue
+        family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(address)
+            except OSError as error:
+                print(
+                    f"tokenidp: refusing to start: TOKENIDP_BIND: cannot listen on "
+                    f"{_format_address(address)}: {_bind_failure(error)}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                raise SystemExit(2) from None
+
+
+def announce_ready(server: Any) -> None:
+    """gunicorn's `when_ready`: the sockets are bound, so the IdP is ready for traffic."""
+    from app.services import IdpServices
+
+    services: IdpServices = server.app.wsgi().services
+    listening = ", ".join(str(listener) for listener in server.LISTENERS)
+    log.info("TokenIDP ready on %s: %s", listening, services.describe_signing(_now(services)))
+
+
+def start_worker(server: Any, worker: Any) -> None:
+    """gunicorn's `post_fork`: a worker makes its own database connections and threads, and
+    re-evaluates its keyring on its own interval (app/keys/live.py)."""
+    services = server.app.wsgi().services
+    services.storage.after_fork()
+    services.keys.after_fork()
+
+
+def _now(services: Any) -> dt.datetime:
+    return dt.datetime.fromtimestamp(services.clock(), dt.UTC)
+
+
+def _bind_failure(error: OSError) -> str:
+    if error.errno == errno.EADDRINUSE:
+        return "the address is in use (another server is listening there)"
+    if error.errno == errno.EACCES:
+        return "permission denied (ports below 1024 need CAP_NET_BIND_SERVICE)"
+    if error.errno == errno.EADDRNOTAVAIL:
+        return "this host has no such address"
+    return (error.strerror or str(error)).lower()
+
+
+def _format_address(address: tuple) -> str:
+    host, port = address[0], address[1]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _is_host(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        labels = host.rstrip(".").split(".")
+        return all(
+            0 < len(label) <= 63 and label.replace("-", "").isalnum() and label.isascii()
+            for label in labels
+        )

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/token_endpoint_bench.py [--seconds 4] [--connections 4]
 
-One sync worker pinned to core 0, wrk pinned to core 1. Prints tokens/s, p50/p99 latency,
+One worker pinned to core 0, wrk pinned to core 1. Prints tokens/s, p50/p99 latency,
 errors, server CPU per token, the cost of one raw RSA-2048 PKCS#1 v1.5 SHA-256 signature
 measured here on core 0, and JWKS throughput against a bare Flask route serving the same bytes.
 Then the deployment shape, workers = cores and nothing pinned: tokens/s, latency, errors.
@@ -14,148 +14,31 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import requests
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
-from idp_support import CLIENT_ID, CLIENT_SECRET, CertStore, free_port, new_key  # noqa: E402
-
-SERVER_CORE, LOAD_CORE = "0", "1"
-WRK_REPORT = """
-done = function(summary, latency, requests)
-  local errors = summary.errors
-  io.write(string.format("RESULT requests=%d seconds=%.3f p50_us=%d p99_us=%d "
-    .. "non2xx=%d connect=%d read=%d write=%d timeout=%d\\n",
-    summary.requests, summary.duration / 1e6, latency:percentile(50), latency:percentile(99),
-    errors.status, errors.connect, errors.read, errors.write, errors.timeout))
-end
-"""
+from idp_support import CLIENT_ID, CLIENT_SECRET, CertStore, new_key  # noqa: E402
+from load_support import (  # noqa: E402
+    SERVER_CORE,
+    ServerProcess,
+    measure,
+    raw_signature_seconds,
+    start_gunicorn,
+    write_get_script,
+    write_token_script,
+)
 
 
-def raw_rsa_signature_seconds(key, rounds: int = 3000) -> float:
-    """Median-of-3 cost of one RSA-2048 PKCS#1 v1.5 SHA-256 signature on the server's core."""
-    os.sched_setaffinity(0, {int(SERVER_CORE)})
-    message = b"x" * 600
-    samples = []
-    for _ in range(3):
-        started = time.process_time()
-        for _ in range(rounds):
-            key.sign(message, padding.PKCS1v15(), hashes.SHA256())
-        samples.append((time.process_time() - started) / rounds)
-    os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))
-    return sorted(samples)[1]
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])  # utime + stime
-    return total / ticks
-
-
-def children(pid: int) -> list[int]:
-    text = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return [int(child) for child in text]
-
-
-class Server:
-    def __init__(
-        self, app: str, environ: dict[str, str], cwd: Path, *, workers: int = 1, pinned: bool = True
-    ) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = {
-            **os.environ,
-            **environ,
-            "PYTHONPATH": f"{ROOT}:{ROOT / 'bench'}:" + environ.get("PYTHONPATH", ""),
-            "TOKENIDP_BIND": f"127.0.0.1:{self.port}",
-            "TOKENIDP_WORKERS": str(workers),
-        }
-        gunicorn = str(Path(sys.executable).parent / "gunicorn")
-        self.process = subprocess.Popen(
-            [
-                *(["taskset", "-c", SERVER_CORE] if pinned else []),
-                gunicorn,
-                "--config",
-                str(ROOT / "gunicorn.conf.py"),
-                "--backlog",
-                "2048",
-                app,
-            ],
-            cwd=cwd,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                requests.get(f"{self.url}/healthz", timeout=1)
-                break
-            except requests.ConnectionError:
-                if self.process.poll() is not None:
-                    raise SystemExit(self.process.stderr.read().decode()) from None
-                time.sleep(0.1)
-        self.pids = [self.process.pid, *children(self.process.pid)]
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=20)
-
-
-def wrk(
-    url: str, *, seconds: int, connections: int, script: Path, pinned: bool = True
-) -> dict[str, float]:
-    output = subprocess.run(
-        [
-            *(["taskset", "-c", LOAD_CORE] if pinned else []),
-            "wrk",
-            "-t1",
-            f"-c{connections}",
-            f"-d{seconds}s",
-            "--timeout",
-            "5s",
-            "-s",
-            str(script),
-            url,
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    line = next(line for line in output.splitlines() if line.startswith("RESULT "))
-    return {name: float(value) for name, value in (part.split("=") for part in line.split()[1:])}
-
-
-def measure(
-    server: Server, path: str, *, seconds: int, connections: int, script: Path, pinned: bool = True
-) -> dict:
-    cpu_before = cpu_seconds(server.pids)
-    result = wrk(
-        f"{server.url}{path}",
-        seconds=seconds,
-        connections=connections,
-        script=script,
-        pinned=pinned,
-    )
-    result["cpu_seconds"] = cpu_seconds(server.pids) - cpu_before
-    result["errors"] = sum(
-        result[name] for name in ("non2xx", "connect", "read", "write", "timeout")
-    )
-    result["per_second"] = result["requests"] / result["seconds"]
-    return result
+def start(app: str, environ: dict[str, str], work: Path, **options) -> ServerProcess:
+    name = f"{app.split(':')[0]}-{len(list(work.glob('*.log')))}"
+    return start_gunicorn(name, app, environ, cwd=work, extra=("--backlog", "2048"), **options)
 
 
 def main() -> int:
@@ -176,21 +59,23 @@ def main() -> int:
         store = CertStore(work / "stores")
         added = store.add(key=key, subject="CN=bench signing")
         environ = store.environ(CertificateThumbprint=added.thumbprint)
-        token_script = work / "token.lua"
-        token_script.write_text(
-            'wrk.method = "POST"\n'
-            'wrk.body = "grant_type=client_credentials&scope=orders.read"\n'
-            'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\n'
-            f'wrk.headers["Authorization"] = "Basic {_basic(CLIENT_ID, CLIENT_SECRET)}"\n'
-            + WRK_REPORT
+        token_script = write_token_script(
+            work / "token.lua", client_id=CLIENT_ID, secret=CLIENT_SECRET, scope="orders.read"
         )
-        get_script = work / "get.lua"
-        get_script.write_text(WRK_REPORT)
+        get_script = write_get_script(work / "get.lua")
 
-        idp = Server("wsgi:app", environ, work)
+        idp = start("wsgi:app", environ, work, workers=1, core=SERVER_CORE)
         jwks_body = requests.get(f"{idp.url}/.well-known/jwks.json", timeout=5).content
         (work / "jwks.json").write_bytes(jwks_body)
-        bare = Server("bare_jwks_app:app", {"BARE_JWKS_BODY_FILE": str(work / "jwks.json")}, work)
+        bare = start(
+            "bare_jwks_app:app",
+            {"BARE_JWKS_BODY_FILE": str(work / "jwks.json")},
+            work,
+            workers=1,
+            core=SERVER_CORE,
+            ready_path="/.well-known/jwks.json",
+            config="python:bare_jwks_gunicorn",
+        )
         try:
             measure(
                 idp, "/connect/token", seconds=2, connections=args.connections, script=token_script
@@ -199,7 +84,7 @@ def main() -> int:
             # a change in the host's speed during the run moves both sides of the ratio.
             rounds = []
             for _ in range(5):
-                before = raw_rsa_signature_seconds(key, rounds=1000)
+                before = raw_signature_seconds(key, 1000)
                 result = measure(
                     idp,
                     "/connect/token",
@@ -207,7 +92,7 @@ def main() -> int:
                     connections=args.connections,
                     script=token_script,
                 )
-                round_signature = (before + raw_rsa_signature_seconds(key, rounds=1000)) / 2
+                round_signature = (before + raw_signature_seconds(key, 1000)) / 2
                 result["ratio"] = result["cpu_seconds"] / result["requests"] / round_signature
                 result["signature"] = round_signature
                 rounds.append(result)
@@ -237,7 +122,7 @@ def main() -> int:
             bare.stop()
         # Deployment shape: workers = cores, nothing pinned (wrk shares the cores).
         cores = os.cpu_count() or 1
-        spread = Server("wsgi:app", environ, work, workers=cores, pinned=False)
+        spread = start("wsgi:app", environ, work, workers=cores, core=None)
         try:
             spread_token = measure(
                 spread,
@@ -245,7 +130,7 @@ def main() -> int:
                 seconds=args.seconds,
                 connections=args.connections * 2,
                 script=token_script,
-                pinned=False,
+                core=None,
             )
         finally:
             spread.stop()
@@ -261,7 +146,7 @@ def main() -> int:
     )
     print(
         f"token endpoint: {token['per_second']:.0f} tokens/s over {token['seconds']:.1f} s, "
-        f"{args.connections} connections, 1 sync worker on core {SERVER_CORE}"
+        f"{args.connections} connections, 1 worker on core {SERVER_CORE}"
     )
     print(f"  latency p50 {token['p50_us'] / 1000:.2f} ms, p99 {token['p99_us'] / 1000:.2f} ms")
     print(f"  errors: {token['errors']:.0f}")
@@ -292,12 +177,6 @@ def main() -> int:
     )
     print("targets met" if ok else "TARGETS MISSED")
     return 0 if ok else 1
-
-
-def _basic(client_id: str, secret: str) -> str:
-    import base64
-
-    return base64.b64encode(f"{client_id}:{secret}".encode()).decode()
 
 
 if __name__ == "__main__":

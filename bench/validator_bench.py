@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa  # noqa: E402
 from jose import jwt as jose_jwt  # noqa: E402
 from validator_support import JWKSServer, JWKSStub, make_signer  # noqa: E402
 
-from validator import JWKSClient, ValidatorMetrics, validate_token  # noqa: E402
+from tokenidp_validator import JWKSClient, ValidatorMetrics, validate_token  # noqa: E402
 
 ISSUER = "https://id.example.test"
 AUDIENCE = "orders-api"
@@ -98,7 +98,7 @@ def main() -> None:
     results = {}
     for name, function in (
         ("bare cryptography RSA-2048 verify", bare_verify),
-        ("validator.validate_token (warm cache)", ours),
+        ("tokenidp_validator.validate_token (warm cache)", ours),
         ("python-jose jwt.decode with JWKS dict", jose_with_jwks_dict),
         ("PyJWT PyJWKClient + jwt.decode", pyjwt_jwks_client),
     ):
@@ -106,10 +106,10 @@ def main() -> None:
     server.stop()
 
     bare = results["bare cryptography RSA-2048 verify"]
-    print(f"{'measurement':42} {'per second':>12} {'µs each':>9} {'× bare':>7}")
+    print(f"{'measurement':46} {'per second':>12} {'µs each':>9} {'× bare':>7}")
     for name, per_second in results.items():
-        print(f"{name:42} {per_second:12,.0f} {1e6 / per_second:9.1f} {per_second / bare:7.2f}")
-    ratio = results["validator.validate_token (warm cache)"] / bare
+        print(f"{name:46} {per_second:12,.0f} {1e6 / per_second:9.1f} {per_second / bare:7.2f}")
+    ratio = results["tokenidp_validator.validate_token (warm cache)"] / bare
     print(f"\nvalidate_token / bare verify ratio: {ratio:.2f} (target ≥ 0.35)")
 
 
