@@ -1,41 +1,45 @@
-"""Client authentication at the token endpoint: client_secret_basic or client_secret_post.
+"""Client authentication: client_secret_basic or client_secret_post, against the registry.
 
-Secrets are compared as SHA-256 digests in constant time against every configured secret,
-and an unknown client costs the same work as a known one.
+Every client the registry knows is checked the same way (app/client_secrets.py): the
+secret's digest against each of the client's secrets in constant time; an unknown,
+disabled or public client costs the same work. The reason a secret that matched was
+refused anyway (disabled client, secret rotated out) is said only to a caller who knew it.
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
-import hashlib
-import hmac
 from collections.abc import Mapping
 from urllib.parse import unquote_plus
 
-from app.config import ClientConfig
-from app.oauth.errors import OAuthError
-
-CHALLENGE = {"WWW-Authenticate": 'Basic realm="tokenidp"'}
-_NO_SUCH_CLIENT_DIGESTS = (hashlib.sha256(b"no such client").digest(),)
+from app.client_secrets import SecretCheck, check_client_secret
+from app.clients import Client, ClientRegistry
+from app.oauth.errors import InvalidClientError, InvalidRequestError
 
 
-def authenticate_client(
+async def authenticate_client(
     authorization: str | None,
     form: Mapping[str, str],
     *,
-    clients: Mapping[str, ClientConfig],
-) -> ClientConfig:
-    """The client the request proves it is, or `invalid_client` (401)."""
+    clients: ClientRegistry,
+) -> Client:
+    """The client the request proves it is, or `invalid_client` (401).
+
+    Awaited: the registry may refresh its copy of the database's clients first, in the
+    storage reader thread under the event loop (at most once per refresh interval).
+    """
     client_id, secret = _presented_credentials(authorization, form)
-    client = clients.get(client_id)
-    digest = hashlib.sha256(secret.encode()).digest()
-    matched = False
-    for expected in client.secret_sha256_digests if client else _NO_SUCH_CLIENT_DIGESTS:
-        matched |= hmac.compare_digest(digest, expected)
-    if client is None or not matched:
-        raise OAuthError(
-            "invalid_client", "client authentication failed", status=401, headers=CHALLENGE
+    client = await clients.find(client_id)
+    check = check_client_secret(
+        secret, candidates=client.secrets if client else (), now=int(clients.clock())
+    )
+    if client is None or check is SecretCheck.WRONG:
+        raise InvalidClientError("client authentication failed", presented_client_id=client_id)
+    if client.is_disabled:
+        raise InvalidClientError("this client is disabled", presented_client_id=client_id)
+    if check is SecretCheck.EXPIRED:
+        raise InvalidClientError(
+            "this client secret has expired (it was rotated out)", presented_client_id=client_id
         )
     return client
 
@@ -44,18 +48,16 @@ def _presented_credentials(authorization: str | None, form: Mapping[str, str]) -
     in_body = "client_secret" in form
     if authorization:
         if in_body:
-            raise OAuthError("invalid_request", "use one client authentication method, not two")
+            raise InvalidRequestError("use one client authentication method, not two")
         client_id, secret = _basic_credentials(authorization)
         if form.get("client_id", client_id) != client_id:
-            raise OAuthError("invalid_request", "client_id differs from the authenticated client")
+            raise InvalidRequestError("client_id differs from the authenticated client")
         return client_id, secret
     if in_body and form.get("client_id"):
         return form["client_id"], form["client_secret"]
-    raise OAuthError(
-        "invalid_client",
+    raise InvalidClientError(
         "client authentication required (client_secret_basic or client_secret_post)",
-        status=401,
-        headers=CHALLENGE,
+        presented_client_id=form.get("client_id"),
     )
 
 
@@ -63,19 +65,14 @@ def _basic_credentials(authorization: str) -> tuple[str, str]:
     """RFC 6749 §2.3.1: id and secret are form-urlencoded before base64."""
     scheme, _, encoded = authorization.partition(" ")
     if scheme.lower() != "basic":
-        raise OAuthError(
-            "invalid_client",
-            "only Basic client authentication is accepted",
-            status=401,
-            headers=CHALLENGE,
+        raise InvalidClientError(
+            "only Basic client authentication is accepted", presented_client_id=None
         )
     try:
         decoded = base64.b64decode(encoded.strip(), validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # binascii.Error, UnicodeDecodeError, and non-ASCII text in the header
         decoded = ""
     client_id, colon, secret = decoded.partition(":")
     if not colon or not client_id:
-        raise OAuthError(
-            "invalid_client", "malformed Basic credentials", status=401, headers=CHALLENGE
-        )
+        raise InvalidClientError("malformed Basic credentials", presented_client_id=None)
     return unquote_plus(client_id), unquote_plus(secret)

@@ -1,104 +1,146 @@
 """The token endpoint (RFC 6749 §3.2): a list of small steps, then the grant's own module.
 
-A plain WSGI endpoint (see app/wsgi_endpoints.py for why): read the form, authenticate
-the client, pick the grant, issue, answer. Every failure is an OAuth JSON error.
+A framework-free handler behind both adapters (app/http): read the form, authenticate
+the client, pick the grant, issue, answer. Every failure is an OAuth JSON error, raised
+for the adapter to render.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any
-from urllib.parse import parse_qsl
+from collections.abc import Callable, Mapping
+from urllib.parse import unquote_plus
 
-from app.config import ClientConfig
+from app.audit.events import TOKEN_ISSUED, AuditEvent, record
+from app.clients import Client
+from app.http.messages import JSON_TYPE, NO_STORE, OAuthRequest, OAuthResponse
+from app.oauth.authentication_failures import record_failed_authentication
 from app.oauth.client_auth import authenticate_client
-from app.oauth.errors import SERVER_ERROR, OAuthError, error_reply
+from app.oauth.errors import (
+    InvalidClientError,
+    InvalidRequestError,
+    MethodNotAllowedError,
+    TemporarilyUnavailableError,
+    UnauthorizedClientError,
+    UnsupportedGrantTypeError,
+)
 from app.oauth.grants import GRANTS, Grant
 from app.services import IdpServices
+from app.storage import Storage, StorageUnavailableError
+from app.storage.unit_of_work import UnitOfWork
 from app.tokens.issuer import IssuedToken
-from app.wsgi_endpoints import json_reply
 
 log = logging.getLogger("tokenidp")
-MAX_FORM_BYTES = 16 * 1024
 FORM_TYPE = "application/x-www-form-urlencoded"
+TOKEN_HEADERS = (JSON_TYPE, *NO_STORE)
 
 
 class TokenEndpoint:
     """POST /connect/token."""
 
+    reads_body = True
+
     def __init__(self, services: IdpServices) -> None:
         self.services = services
 
-    def __call__(
-        self, environ: dict[str, Any], start_response: Callable[..., Any]
-    ) -> Iterable[bytes]:
+    async def handle(self, request: OAuthRequest) -> OAuthResponse:
+        if request.method != "POST":
+            raise MethodNotAllowedError(request.method, allowed="POST")
+        form = read_token_form(request)
         try:
-            if environ["REQUEST_METHOD"] != "POST":
-                raise OAuthError(
-                    "invalid_request",
-                    "the token endpoint accepts POST only",
-                    status=405,
-                    headers={"Allow": "POST"},
-                )
-            form = read_token_form(environ)
-            client = authenticate_client(
-                environ.get("HTTP_AUTHORIZATION"), form, clients=self.services.clients
+            client = await authenticate_client(
+                request.header(b"authorization"), form, clients=self.services.clients
             )
-            grant = find_grant(form, client)
-            issued = grant(client, form, self.services)
-        except OAuthError as error:
-            return error_reply(start_response, error)
-        except Exception:
-            log.exception("unexpected error at the token endpoint")
-            return error_reply(start_response, SERVER_ERROR)
-        return json_reply(start_response, token_response(issued))
-
-
-def read_token_form(environ: Mapping[str, Any]) -> dict[str, str]:
-    """Form-encoded parameters, each at most once (RFC 6749 §3.2), from a bounded body."""
-    content_type = environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower()
-    if content_type != FORM_TYPE:
-        raise OAuthError("invalid_request", f"the body must be {FORM_TYPE}")
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or -1)
-    except ValueError:
-        length = -1
-    if not 0 <= length <= MAX_FORM_BYTES:
-        raise OAuthError(
-            "invalid_request", f"the body must have a Content-Length of at most {MAX_FORM_BYTES}"
+        except InvalidClientError as error:
+            await record_failed_authentication(self.services, error, request)
+            raise
+        grant_type, grant = find_grant(form, client)
+        issued = await grant(client, form, self.services)  # signed: no transaction held
+        event = AuditEvent(
+            TOKEN_ISSUED,
+            issued.issued_at,
+            client_id=issued.client_id,
+            subject=issued.subject,
+            kid=issued.kid,
+            jti=issued.jwt_id,
+            grant_type=grant_type,
+            scopes=issued.scopes,
+            address=request.remote_address,
         )
+        await commit_or_unavailable(self.services.storage, issued.record, event)
+        return token_response(issued)
+
+
+async def commit_or_unavailable(
+    storage: Storage, grant_record: Callable[[UnitOfWork], None] | None, event: AuditEvent
+) -> None:
+    """The grant's records and its audit event, committed together, or 503: a token whose
+    records are not committed is thrown away, never returned."""
+
+    def unit(work: UnitOfWork) -> None:
+        if grant_record is not None:
+            grant_record(work)
+        record(work, event)
+
     try:
-        pairs = parse_qsl(environ["wsgi.input"].read(length).decode(), keep_blank_values=True)
+        await storage.write(unit)
+    except StorageUnavailableError as error:
+        log.error("token not issued: %s", error)
+        raise TemporarilyUnavailableError("the token could not be recorded; retry") from None
+
+
+def read_token_form(request: OAuthRequest) -> dict[str, str]:
+    """Form-encoded parameters, each at most once (RFC 6749 §3.2)."""
+    content_type = (request.header(b"content-type") or "").partition(";")[0].strip().lower()
+    if content_type != FORM_TYPE:
+        raise InvalidRequestError(f"the body must be {FORM_TYPE}")
+    try:
+        pairs = form_pairs(request.body.decode())
     except UnicodeDecodeError:
-        raise OAuthError("invalid_request", "the body is not UTF-8") from None
+        raise InvalidRequestError("the body is not UTF-8") from None
     form = dict(pairs)
     if len(form) != len(pairs):
         names = [name for name, _ in pairs]
         repeated = next(name for name in names if names.count(name) > 1)
-        raise OAuthError("invalid_request", f"parameter {repeated!r} is repeated")
+        raise InvalidRequestError(f"parameter {repeated[:40]!r} is repeated")
     return form
 
 
-def find_grant(form: Mapping[str, str], client: ClientConfig) -> Grant:
+def form_pairs(text: str) -> list[tuple[str, str]]:
+    """`application/x-www-form-urlencoded` name/value pairs, as `parse_qsl` keeping blanks.
+
+    Only fields with `%` or `+` are unescaped: a token request's fields seldom are.
+    """
+    pairs = []
+    for field in text.split("&"):
+        if not field:
+            continue
+        name, _, value = field.partition("=")
+        if "%" in field or "+" in field:
+            name, value = unquote_plus(name), unquote_plus(value)
+        pairs.append((name, value))
+    return pairs
+
+
+def find_grant(form: Mapping[str, str], client: Client) -> tuple[str, Grant]:
     grant_type = form.get("grant_type")
     if not grant_type:
-        raise OAuthError("invalid_request", "grant_type is required")
+        raise InvalidRequestError("grant_type is required")
     grant = GRANTS.get(grant_type)
     if grant is None:
-        raise OAuthError("unsupported_grant_type", f"{grant_type!r} is not supported")
+        raise UnsupportedGrantTypeError(f"{grant_type[:40]!r} is not supported")
     if grant_type not in client.allowed_grant_types:
-        raise OAuthError("unauthorized_client", f"this client may not use {grant_type}")
-    return grant
+        raise UnauthorizedClientError(f"this client may not use {grant_type}")
+    return grant_type, grant
 
 
-def token_response(issued: IssuedToken) -> dict[str, Any]:
-    """RFC 6749 §5.1."""
-    body: dict[str, Any] = {
-        "access_token": issued.access_token,
-        "token_type": "Bearer",
-        "expires_in": issued.expires_in,
-    }
-    if issued.scopes:
-        body["scope"] = " ".join(issued.scopes)
-    return body
+def token_response(issued: IssuedToken) -> OAuthResponse:
+    """RFC 6749 §5.1, written directly as bytes: the token is base64url and dots, and scopes
+    are scope-tokens (RFC 6749 §3.3: no quote, no backslash), so nothing needs escaping."""
+    scope = b',"scope":"%s"' % " ".join(issued.scopes).encode() if issued.scopes else b""
+    body = b'{"access_token":"%s","token_type":"Bearer","expires_in":%d%s}' % (
+        issued.access_token.encode("ascii"),
+        issued.expires_in,
+        scope,
+    )
+    return OAuthResponse(200, (*TOKEN_HEADERS, (b"content-length", b"%d" % len(body))), body)

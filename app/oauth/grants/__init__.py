@@ -1,12 +1,17 @@
-"""One module per grant type; the token endpoint looks the grant up here."""
+"""One module per grant type; the token endpoint looks the grant up here.
 
-from collections.abc import Callable, Mapping
+A grant checks its own parameters and signs (outside any transaction); what it must store
+travels in `IssuedToken.record`, committed by the endpoint with the audit event. The
+names come from app/oauth/grant_types.py, which configuration and discovery read too.
+"""
 
-from app.config import ClientConfig
+from collections.abc import Awaitable, Callable, Mapping
+
+from app.clients import Client
 from app.oauth.grants.client_credentials import client_credentials_grant
 from app.services import IdpServices
 from app.tokens.issuer import IssuedToken
 
-Grant = Callable[[ClientConfig, Mapping[str, str], IdpServices], IssuedToken]
+Grant = Callable[[Client, Mapping[str, str], IdpServices], Awaitable[IssuedToken]]
 
 GRANTS: dict[str, Grant] = {"client_credentials": client_credentials_grant}

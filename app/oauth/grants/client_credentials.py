@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from app.config import ClientConfig
+from app.clients import Client
 from app.oauth.scopes import grant_scopes
 from app.services import IdpServices
-from app.tokens.issuer import IssuedToken, issue_access_token
+from app.tokens.issuer import IssuedToken
 
 
-def client_credentials_grant(
-    client: ClientConfig, form: Mapping[str, str], services: IdpServices
+async def client_credentials_grant(
+    client: Client, form: Mapping[str, str], services: IdpServices
 ) -> IssuedToken:
-    return issue_access_token(
-        keyring=services.keyring,
-        options=services.settings.token,
+    return services.issuer.issue(
         client_id=client.client_id,
         subject=client.client_id,
         scopes=grant_scopes(form.get("scope"), client),

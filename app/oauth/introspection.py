@@ -1,0 +1,108 @@
+"""The introspection endpoint (RFC 7662): whether an access token is active, and what it holds.
+
+Named steps, as the token endpoint's: the method, the form, client authentication, the
+`token` parameter (`token_type_hint` is accepted and ignored: access tokens are the only
+tokens we introspect, RFC 7662 §2.1), then the checks: signed by a key this IdP publishes
+and has not revoked, for our issuer and audience, not expired (app/oauth/own_tokens.py),
+and covered by no revocation rule. Anything else is `{"active": false}`, never why.
+
+Who may introspect what (RFC 7662 §4): every client authenticates; a client may
+introspect the tokens issued to it, and a client allowed the scope `introspect` (a
+resource server) any token. For any other token the caller is told `active: false`
+(RFC 7662 §2.2: the protected resource is not allowed to introspect that token).
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+from typing import Any
+
+from app.clients import Client
+from app.http.messages import OAuthRequest, OAuthResponse, json_response
+from app.oauth.authentication_failures import record_failed_authentication
+from app.oauth.client_auth import authenticate_client
+from app.oauth.errors import InvalidClientError, MethodNotAllowedError, TemporarilyUnavailableError
+from app.oauth.own_tokens import OwnTokenVerifier, token_facts, token_parameter
+from app.oauth.revocation_rules import is_revoked
+from app.oauth.token import read_token_form
+from app.services import IdpServices
+from app.storage import Storage, StorageUnavailableError
+from app.storage.revocation_rules import find_rules_for_token
+from tokenidp_validator import AccessToken
+
+log = logging.getLogger("tokenidp")
+INTROSPECT_SCOPE = "introspect"
+INACTIVE = json_response({"active": False})
+
+
+class IntrospectionEndpoint:
+    """POST /connect/introspect."""
+
+    reads_body = True
+
+    def __init__(self, services: IdpServices) -> None:
+        self.services = services
+        self.verifier = OwnTokenVerifier(services)
+
+    async def handle(self, request: OAuthRequest) -> OAuthResponse:
+        if request.method != "POST":
+            raise MethodNotAllowedError(request.method, allowed="POST")
+        form = read_token_form(request)
+        try:
+            client = await authenticate_client(
+                request.header(b"authorization"), form, clients=self.services.clients
+            )
+        except InvalidClientError as error:
+            await record_failed_authentication(self.services, error, request)
+            raise
+        token = token_parameter(form)
+        now = self.services.clock()
+        access_token = self.verifier.verify(token, now=now)
+        if access_token is None or not may_introspect(client, access_token):
+            return INACTIVE
+        if await revoked_by_a_rule(self.services.storage, access_token, now=int(now)):
+            return INACTIVE
+        return json_response(introspection_document(access_token))
+
+
+def may_introspect(client: Client, access_token: AccessToken) -> bool:
+    """Its own tokens, or any token with the `introspect` scope (RFC 7662 §4)."""
+    return client.client_id == access_token.client_id or INTROSPECT_SCOPE in client.allowed_scopes
+
+
+async def revoked_by_a_rule(storage: Storage, access_token: AccessToken, *, now: int) -> bool:
+    """Whether a rule holding at `now` covers the token; 503 rather than a guess when the
+    rules cannot be read."""
+    facts = token_facts(access_token)
+    try:
+        rules = await storage.read(partial(find_rules_for_token, token=facts, now=now))
+    except StorageUnavailableError as error:
+        log.error("introspection cannot read the revocation rules: %s", error)
+        raise TemporarilyUnavailableError("revocations cannot be checked now; retry") from None
+    return is_revoked(facts, rules)
+
+
+def introspection_document(access_token: AccessToken) -> dict[str, Any]:
+    """RFC 7662 §2.2 for an active token: its claims, and `token_type` Bearer.
+
+    `username` is left out: access tokens carry no human-readable name, `sub` names the
+    subject (the client itself under client_credentials).
+    """
+    claims = access_token.claims
+    document: dict[str, Any] = {
+        "active": True,
+        "client_id": access_token.client_id,
+        "token_type": "Bearer",
+        "exp": access_token.expires_at,
+        "iat": access_token.issued_at,
+        "sub": access_token.subject,
+        "aud": claims["aud"],
+        "iss": access_token.issuer,
+        "jti": access_token.jwt_id,
+    }
+    if claims.get("scope"):
+        document["scope"] = claims["scope"]
+    if "nbf" in claims:
+        document["nbf"] = claims["nbf"]
+    return document

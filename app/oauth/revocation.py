@@ -1,0 +1,99 @@
+"""The revocation endpoint (RFC 7009): a client revokes an access token issued to it.
+
+Named steps, as the token endpoint's: the method, the form, client authentication, the
+`token` parameter, then verification (app/oauth/own_tokens.py). A token issued to the
+caller gets a jti rule held until the token's `exp`, committed with a `token.revoked`
+audit event, before the 200 goes out (503 when it cannot be committed).
+
+Answered 200 and nothing revoked (RFC 7009 §2.2: "invalid tokens do not cause an error
+response"): a token that is not ours, malformed, expired or signed by a revoked key, and
+a token issued to another client. RFC 7009 §2.1 says the latter request is refused; we
+answer it as an invalid token, so the answer never tells a client that a token it should
+not hold is valid. `token_type_hint` is ignored (RFC 7009 §2.1: the server MAY ignore
+it, and searches every token type it supports when the hint does not find the token), so
+no hint, known or not, is `unsupported_token_type` (§2.2.1): access tokens are the only
+tokens this IdP issues, and it revokes them.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from app.audit.events import TOKEN_REVOKED, AuditEvent, record
+from app.http.messages import NO_STORE, OAuthRequest, OAuthResponse, response
+from app.oauth.authentication_failures import record_failed_authentication
+from app.oauth.client_auth import authenticate_client
+from app.oauth.errors import InvalidClientError, MethodNotAllowedError, TemporarilyUnavailableError
+from app.oauth.own_tokens import OwnTokenVerifier, token_facts, token_parameter
+from app.oauth.revocation_rules import jti_rule_for_token
+from app.oauth.token import read_token_form
+from app.services import IdpServices
+from app.storage import StorageUnavailableError
+from app.storage.revocation_rules import delete_expired_rules, insert_rule
+from app.storage.unit_of_work import UnitOfWork
+from tokenidp_validator import AccessToken
+
+log = logging.getLogger("tokenidp")
+DONE = response(200, b"", NO_STORE)  # RFC 7009 §2.2: the status says it all
+
+
+class RevocationEndpoint:
+    """POST /connect/revocation."""
+
+    reads_body = True
+
+    def __init__(self, services: IdpServices) -> None:
+        self.services = services
+        self.verifier = OwnTokenVerifier(services)
+
+    async def handle(self, request: OAuthRequest) -> OAuthResponse:
+        if request.method != "POST":
+            raise MethodNotAllowedError(request.method, allowed="POST")
+        form = read_token_form(request)
+        try:
+            client = await authenticate_client(
+                request.header(b"authorization"), form, clients=self.services.clients
+            )
+        except InvalidClientError as error:
+            await record_failed_authentication(self.services, error, request)
+            raise
+        token = token_parameter(form)
+        now = self.services.clock()
+        access_token = self.verifier.verify(token, now=now)
+        if access_token is None or access_token.client_id != client.client_id:
+            return DONE
+        await self.revoke(access_token, now=int(now), address=request.remote_address)
+        return DONE
+
+    async def revoke(self, access_token: AccessToken, *, now: int, address: str) -> None:
+        """A jti rule until the token's exp and its audit event, committed together, or 503."""
+        facts = token_facts(access_token)
+        rule = jti_rule_for_token(facts, expires_at=access_token.expires_at)
+
+        def unit(work: UnitOfWork) -> None:
+            delete_expired_rules(work, now=now)
+            rule_id = insert_rule(
+                work, rule, created_at=now, created_by=f"client {facts.client_id}", reason=None
+            )
+            event = AuditEvent(
+                TOKEN_REVOKED,
+                now,
+                client_id=facts.client_id,
+                subject=facts.subject,
+                kid=facts.kid,
+                jti=facts.jti,
+                address=address,
+                detail={
+                    "rule": rule_id,
+                    "kind": str(rule.kind),
+                    "token_type": "access_token",
+                    "source": "revocation endpoint",
+                },
+            )
+            record(work, event)
+
+        try:
+            await self.services.storage.write(unit)
+        except StorageUnavailableError as error:
+            log.error("token not revoked: %s", error)
+            raise TemporarilyUnavailableError("the token could not be revoked; retry") from None
