@@ -12,11 +12,14 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
+from tokenidp_validator import DEVELOPMENT_KEY_MARKER, has_roca_fingerprint
+
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 KeyType = Literal["rsa", "ec"]
 
-# Marks material generated for Development so Production can refuse it wherever it is found.
-DEVELOPMENT_MARKER = "TokenIDP development key - not for production"
+# Marks material generated for Development so Production, the publisher and downstream
+# validators can refuse it wherever it is found (the validator owns the marker's text).
+DEVELOPMENT_MARKER = DEVELOPMENT_KEY_MARKER
 
 
 def sha1_thumbprint(certificate: x509.Certificate) -> str:
@@ -53,13 +56,27 @@ def key_description(public_key: object) -> str:
 
 def signing_algorithm(public_key: object) -> str | None:
     """RS256 for RSA >= 2048 bits, ES256 for P-256; None for anything we will not sign with."""
-    if isinstance(public_key, rsa.RSAPublicKey) and public_key.key_size >= 2048:
-        return "RS256"
-    if isinstance(public_key, ec.EllipticCurvePublicKey) and isinstance(
-        public_key.curve, ec.SECP256R1
-    ):
-        return "ES256"
-    return None
+    if unusable_key_reason(public_key) is not None:
+        return None
+    return "RS256" if isinstance(public_key, rsa.RSAPublicKey) else "ES256"
+
+
+def unusable_key_reason(public_key: object) -> str | None:
+    """Why a key must never sign or be published, or None when it is fit."""
+    if isinstance(public_key, rsa.RSAPublicKey):
+        if public_key.key_size < 2048:
+            return "RSA keys need 2048 bits or more"
+        if has_roca_fingerprint(public_key.public_numbers().n):
+            return (
+                "it has the ROCA fingerprint (CVE-2017-15361): its private key can be "
+                "computed from the public key; replace it with a key from a fixed generator"
+            )
+        return None
+    if isinstance(public_key, ec.EllipticCurvePublicKey):
+        if not isinstance(public_key.curve, ec.SECP256R1):
+            return "of EC keys only P-256 signs (ES256)"
+        return None
+    return "only RSA (2048 bits or more) and EC P-256 keys sign"
 
 
 def keys_match(private_key: PrivateKey, certificate: x509.Certificate) -> bool:

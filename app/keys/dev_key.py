@@ -17,7 +17,7 @@ from app.keys.certificates import (
     generate_private_key,
     pem_bytes,
 )
-from app.keys.store import StoreEntry, read_pem_entry
+from app.keys.store import StoreEntry, read_certificate_file
 
 DEVELOPMENT_KEY_FILE = "development-signing-key.pem"
 
@@ -26,7 +26,7 @@ def ensure_development_key(instance_dir: Path, *, now: dt.datetime) -> StoreEntr
     """The development certificate and key, created on first use and kept across restarts."""
     path = instance_dir / DEVELOPMENT_KEY_FILE
     if path.exists():
-        entry = read_pem_entry(path)
+        entry = read_certificate_file(path, password=None)
         if entry.certificate is None or entry.private_key is None:
             raise ConfigError(
                 "TOKENIDP_INSTANCE_DIR",
@@ -36,7 +36,7 @@ def ensure_development_key(instance_dir: Path, *, now: dt.datetime) -> StoreEntr
             return entry
         path.unlink()
     _write_once(path, _new_development_pem(now))
-    return read_pem_entry(path)
+    return read_certificate_file(path, password=None)
 
 
 def _new_development_pem(now: dt.datetime) -> bytes:

@@ -20,6 +20,7 @@ from botocore.exceptions import EndpointConnectionError
 from cdn_stand_in import create_distribution  # noqa: F401 - re-exported for the tests here
 
 from publisher.cli import run
+from publisher.request_limits import RequestLimits
 
 BUCKET = "tokenidp-keys"
 REGION = "us-east-1"
@@ -28,7 +29,8 @@ DISCOVERY_KEY = ".well-known/openid-configuration"
 
 
 def quiet_session(**config_variables: Any) -> boto3.Session:
-    """A session with one attempt per request, so an injected fault is not retried away."""
+    """A session with one attempt per request for the test's own clients (the CDN stand-in,
+    set-up); the publisher's clients set their own attempts (`RequestLimits`)."""
     core = botocore.session.Session()
     core.set_config_variable("max_attempts", 1)
     core.set_config_variable("region", REGION)
@@ -69,7 +71,7 @@ class Fault:
     kind: str  # "access-denied", "unreachable", "server-error", "tampered-body"
     key_suffix: str | None = None  # only requests whose URL path ends with this
     skip: int = 0  # matching requests let through before the fault strikes
-    times: int = 1
+    times: int | None = None  # None: every matching request, retries included
 
 
 @dataclass
@@ -84,9 +86,15 @@ class AwsRecorder:
         self.session.events.register_first("before-send", self._before_send)
 
     def fail(
-        self, operation: str, kind: str, *, key_suffix: str | None = None, skip: int = 0
+        self,
+        operation: str,
+        kind: str,
+        *,
+        key_suffix: str | None = None,
+        skip: int = 0,
+        times: int | None = None,
     ) -> Fault:
-        fault = Fault(operation, kind, key_suffix, skip)
+        fault = Fault(operation, kind, key_suffix, skip, times)
         self.faults.append(fault)
         return fault
 
@@ -107,14 +115,15 @@ class AwsRecorder:
     def _before_send(self, request: Any, event_name: str, **_: Any) -> AWSResponse | None:
         _, service, operation = event_name.split(".", 2)
         for fault in self.faults:
-            if fault.times <= 0 or fault.operation != operation:
+            if fault.times == 0 or fault.operation != operation:
                 continue
             if fault.key_suffix and not request.url.split("?")[0].endswith(fault.key_suffix):
                 continue
             if fault.skip > 0:
                 fault.skip -= 1
                 continue
-            fault.times -= 1
+            if fault.times is not None:
+                fault.times -= 1
             return self._answer(fault, service, request)
         self.reached.append((service, operation, request.url))
         return None
@@ -147,12 +156,20 @@ class PublisherRun:
 
 
 def run_publisher(
-    *args: str, environ: Mapping[str, str], session: boto3.Session | None = None
+    *args: str,
+    environ: Mapping[str, str],
+    session: boto3.Session | None = None,
+    request_limits: RequestLimits | None = None,
 ) -> PublisherRun:
     """`python -m publisher ARGS` in-process, with the test's boto3 session and environment."""
     stdout, stderr = io.StringIO(), io.StringIO()
     status = run(
-        list(args), environ=environ, session=session, stdout=stdout, stderr=stderr
+        list(args),
+        environ=environ,
+        session=session,
+        stdout=stdout,
+        stderr=stderr,
+        request_limits=request_limits,
     ).exit_status
     return PublisherRun(status, stdout.getvalue(), stderr.getvalue())
 

@@ -13,6 +13,7 @@ from publisher_support import run_publisher
 
 from app import create_app
 from app.config import load_config
+from publisher.targets import S3Location, parse_target_url
 
 
 def test_target_comes_from_the_environment_for_the_procfile_release_line(tmp_path, environ):
@@ -103,3 +104,76 @@ def test_python_dash_m_publisher_runs_the_release_step(tmp_path, environ):
     assert completed.returncode == 0, completed.stderr
     assert "Key change: 1 added, 0 removed, 0 kept" in completed.stdout
     assert Path(folder / ".well-known/openid-configuration").is_file()
+
+
+@pytest.mark.parametrize(
+    ("target", "reason"),
+    [
+        ("s3://tokenidp-keys/a//b", "empty segment ('//') in the prefix"),
+        ("s3://tokenidp-keys//a", "empty segment ('//') in the prefix"),
+        ("s3://tokenidp-keys/a//", "empty segment ('//') in the prefix"),
+        ("s3://tokenidp-keys/../x", "'..' segment in the prefix"),
+        ("s3://tokenidp-keys/a/..", "'..' segment in the prefix"),
+        ("s3://tokenidp-keys/a/./b", "'.' segment in the prefix"),
+        ("s3://tokenidp-keys/a\\b", "backslash in the prefix"),
+        ("s3://tokenidp-keys/%2e%2e/x", "percent-escapes are not allowed in the prefix"),
+        ("s3://tokenidp-keys/a\nb", "control or invisible character U+000A"),
+        ("s3://tokenidp-keys/a\x1bb", "control or invisible character U+001B"),
+        ("s3://tokenidp-keys/tenant\u200e", "control or invisible character U+200E"),
+        ("s3://../x", "'..' is not a bucket name"),
+        ("file:///srv/site/../etc", "'..' is not allowed in the folder"),
+        ("file:///srv/site/%2E%2E/etc", "'..' is not allowed in the folder"),
+        ("file:///srv/site%00", "the folder holds control or invisible character U+0000"),
+    ],
+    ids=[
+        "s3-empty-segment", "s3-leading-empty", "s3-trailing-double-slash", "s3-dotdot",
+        "s3-trailing-dotdot", "s3-dot", "s3-backslash", "s3-percent", "s3-newline", "s3-escape",
+        "s3-invisible", "s3-dotdot-bucket", "file-dotdot", "file-escaped-dotdot", "file-nul",
+    ],
+)  # fmt: skip
+def test_target_naming_another_path_is_a_usage_error_and_nothing_is_written(
+    tmp_path, environ, session, recorder, target, reason
+):
+    result = run_publisher(f"--target={target}", environ=environ, session=session)
+
+    assert result.status == 2
+    assert result.stderr.startswith("publisher: --target ")
+    assert result.stderr.count("\n") == 1 and reason in result.stderr, result.stderr
+    assert result.stdout == ""
+    assert recorder.reached == []
+
+
+@pytest.mark.parametrize(
+    ("target", "prefix"),
+    [
+        ("s3://tokenidp-keys", ""),
+        ("s3://tokenidp-keys/", ""),
+        ("s3://tokenidp-keys/tenants/a", "tenants/a"),
+        ("s3://tokenidp-keys/tenants/a/", "tenants/a"),
+        ("s3://tokenidp-keys/v1.2/..well/a..b", "v1.2/..well/a..b"),
+    ],
+)
+def test_plain_prefixes_are_accepted(target, prefix):
+    location = parse_target_url(target)
+
+    assert location == S3Location("tokenidp-keys", prefix)
+
+
+def test_dry_run_to_a_missing_folder_says_a_run_creates_it_and_creates_nothing(tmp_path, environ):
+    folder = tmp_path / "site"
+
+    result = run_publisher(f"--target={folder.as_uri()}", "--dry-run", environ=environ)
+
+    assert result.status == 0, result.stderr
+    assert f"Origin: folder {folder} does not exist yet (a run creates it)" in result.stdout
+    assert not folder.exists()
+
+
+def test_dry_run_to_a_file_instead_of_a_folder_fails_with_one_line(tmp_path, environ):
+    not_a_folder = tmp_path / "site"
+    not_a_folder.write_text("")
+
+    result = run_publisher(f"--target={not_a_folder.as_uri()}", "--dry-run", environ=environ)
+
+    assert result.status == 1
+    assert result.stderr == f"publisher: {not_a_folder} is not a folder (fix --target)\n"

@@ -65,13 +65,19 @@ def viewer_fetch(edge: CdnStandIn) -> tuple[bytes, bytes]:
     return jwks.content, discovery.content
 
 
-def origin_pair(session) -> tuple[bytes, bytes]:
-    objects = published_objects(session)
+@pytest.fixture
+def reader(aws):
+    """The test's own session for reading the origin: faults strike the publisher's only."""
+    return quiet_session()
+
+
+def origin_pair(reader) -> tuple[bytes, bytes]:
+    objects = published_objects(reader)
     return objects[JWKS_KEY], objects[DISCOVERY_KEY]
 
 
-def pending_markers(session) -> list[str]:
-    s3 = session.client("s3", region_name=REGION)
+def pending_markers(reader) -> list[str]:
+    s3 = reader.client("s3", region_name=REGION)
     return [
         key
         for key in (JWKS_KEY, DISCOVERY_KEY)
@@ -112,12 +118,12 @@ WRITE_STEP_FAULTS = [
     ("operation", "kind", "suffix", "skip", "reason", "origin_after_fault"), WRITE_STEP_FAULTS
 )
 def test_fault_at_each_write_step_keeps_a_consistent_pair_and_a_rerun_converges(
-    generations, session, bucket, distribution_id, recorder, edge,
+    generations, session, bucket, distribution_id, recorder, edge, reader,
     operation, kind, suffix, skip, reason, origin_after_fault,
 ):  # fmt: skip
     args = (f"--target=s3://{bucket}", f"--cdn-distribution-id={distribution_id}")
     assert run_publisher(*args, environ=generations.before, session=session).status == 0
-    before = origin_pair(session)
+    before = origin_pair(reader)
     assert viewer_fetch(edge) == before  # the CDN holds the old pair
     recorder.fail(operation, kind, key_suffix=suffix, skip=skip)
 
@@ -125,7 +131,7 @@ def test_fault_at_each_write_step_keeps_a_consistent_pair_and_a_rerun_converges(
 
     assert failed.status == 1, failed.stdout
     assert failed.stderr.count("\n") == 1 and reason in failed.stderr, failed.stderr
-    jwks_body, discovery_body = origin_pair(session)
+    jwks_body, discovery_body = origin_pair(reader)
     assert_consistent_pair(jwks_body, discovery_body, generations)
     expected_jwks = {"before": "old", "jwks-only": "new", "after": "new"}[origin_after_fault]
     expected_discovery = {"before": "old", "jwks-only": "old", "after": "new"}[origin_after_fault]
@@ -142,10 +148,10 @@ def test_fault_at_each_write_step_keeps_a_consistent_pair_and_a_rerun_converges(
     assert rerun.status == 0, rerun.stderr
     assert recorder.count("cloudfront", "CreateInvalidation") == 1
     served = viewer_fetch(edge)
-    assert served == origin_pair(session) != before
+    assert served == origin_pair(reader) != before
     assert signing_kid_named_by(served[1], generations) == generations.new_kid
     assert_consistent_pair(*served, generations)
-    assert pending_markers(session) == []
+    assert pending_markers(reader) == []
 
     recorder.clear()
     settled = run_publisher(*args, environ=generations.after, session=session)
@@ -156,12 +162,12 @@ def test_fault_at_each_write_step_keeps_a_consistent_pair_and_a_rerun_converges(
 
 
 def test_failed_invalidation_is_repaired_by_a_rerun_without_reuploading(
-    generations, session, bucket, distribution_id, recorder
+    generations, session, bucket, distribution_id, recorder, reader
 ):
     args = (f"--target=s3://{bucket}", f"--cdn-distribution-id={distribution_id}")
     recorder.fail("CreateInvalidation", "server-error")
     assert run_publisher(*args, environ=generations.after, session=session).status == 1
-    assert pending_markers(session) == [JWKS_KEY, DISCOVERY_KEY]
+    assert pending_markers(reader) == [JWKS_KEY, DISCOVERY_KEY]
     recorder.clear()
 
     rerun = run_publisher(*args, environ=generations.after, session=session)
@@ -170,20 +176,33 @@ def test_failed_invalidation_is_repaired_by_a_rerun_without_reuploading(
     assert "Key change: none" in rerun.stdout
     assert "uploading" not in rerun.stdout
     assert recorder.operations("cloudfront") == ["CreateInvalidation"]
-    assert pending_markers(session) == []
+    assert pending_markers(reader) == []
 
 
 def test_missing_bucket_fails_with_one_line_and_writes_nothing(aws, session, environ, recorder):
     result = run_publisher("--target=s3://no-such-bucket", environ=environ, session=session)
 
     assert result.status == 1
-    assert result.stderr.startswith("publisher: ") and result.stderr.count("\n") == 1
-    assert result.stderr.endswith(
-        "s3://no-such-bucket/.well-known/jwks.json: "
-        "the bucket does not exist (create it, or fix --target)\n"
+    assert result.stderr == (
+        "publisher: s3://no-such-bucket: the bucket does not exist (create it, or fix --target)\n"
     )
     assert recorder.count("s3", "PutObject") <= 1  # moto refuses the HEAD already; S3, the PUT
     assert recorder.count("cloudfront") == 0
+
+
+def test_dry_run_finds_a_missing_bucket_with_the_line_a_real_run_prints(
+    aws, session, environ, recorder
+):
+    real = run_publisher("--target=s3://no-such-bucket", environ=environ, session=session)
+    recorder.clear()
+
+    dry = run_publisher(
+        "--target=s3://no-such-bucket", "--dry-run", environ=environ, session=session
+    )
+
+    assert dry.status == real.status == 1
+    assert dry.stderr == real.stderr
+    assert recorder.operations("s3") == ["HeadBucket"]
 
 
 def test_access_denied_reading_the_origin_fails_before_any_write(
@@ -216,7 +235,7 @@ def test_unreachable_endpoint_fails_with_one_line(environ):
 
 
 def test_unknown_distribution_fails_and_leaves_the_objects_marked(
-    session, bucket, environ, recorder
+    session, bucket, environ, recorder, reader
 ):
     result = run_publisher(
         f"--target=s3://{bucket}", "--cdn-distribution-id=E0NOSUCHDIST", environ=environ,
@@ -225,4 +244,4 @@ def test_unknown_distribution_fails_and_leaves_the_objects_marked(
 
     assert result.status == 1
     assert "CloudFront answered NoSuchDistribution" in result.stderr
-    assert pending_markers(session) == [JWKS_KEY, DISCOVERY_KEY]
+    assert pending_markers(reader) == [JWKS_KEY, DISCOVERY_KEY]

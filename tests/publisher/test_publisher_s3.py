@@ -20,7 +20,8 @@ from publisher_support import (
 from app import create_app
 from app.config import load_config
 from app.documents import render_documents
-from app.keys.keyring import build_keyring
+from app.keys.keyring import load_keyring
+from app.keys.records import NO_RECORDS
 from publisher.errors import UnsafeKeySetError
 from publisher.publish import publish
 from publisher.targets import S3Location
@@ -183,6 +184,14 @@ def test_dry_run_prints_the_key_change_and_writes_nothing(environ, session, buck
     assert published_objects(session) == {}
 
 
+def test_dry_run_checks_the_bucket_and_says_what_it_found(environ, session, bucket, recorder):
+    result = run_publisher(f"--target=s3://{bucket}", "--dry-run", environ=environ, session=session)
+
+    assert result.status == 0, result.stderr
+    assert f"Origin: bucket {bucket} exists (region us-east-1)" in result.stdout.splitlines()
+    assert recorder.operations("s3") == ["HeadBucket", "HeadObject", "HeadObject"]
+
+
 def test_bucket_stays_private_unless_public_read_is_asked_for(environ, session, bucket):
     s3 = session.client("s3", region_name=REGION)
     all_users = "http://acs.amazonaws.com/groups/global/AllUsers"
@@ -207,9 +216,11 @@ def test_jwks_without_the_signing_key_is_refused_before_any_request(
     generations = rotation(store, config_dir, rsa_key, other_rsa_key)
     now = dt.datetime.now(dt.UTC)
     old_settings = load_config(generations.before)
-    stale_documents = render_documents(old_settings, build_keyring(old_settings, now=now))
+    stale_documents = render_documents(
+        old_settings, load_keyring(old_settings, records=NO_RECORDS, now=now)
+    )
     new_settings = load_config(generations.after)
-    new_keyring = build_keyring(new_settings, now=now)
+    new_keyring = load_keyring(new_settings, records=NO_RECORDS, now=now)
     target = S3Target(session.client("s3", region_name=REGION), S3Location(bucket, ""))
 
     with pytest.raises(UnsafeKeySetError, match=f"without the signing key {generations.new_kid}"):
@@ -226,11 +237,13 @@ def test_jwks_holding_a_revoked_key_is_refused(
     generations = rotation(store, config_dir, rsa_key, other_rsa_key)
     now = dt.datetime.now(dt.UTC)
     after = load_config(generations.after)
-    documents = render_documents(after, build_keyring(after, now=now))  # publishes the old kid
+    documents = render_documents(
+        after, load_keyring(after, records=NO_RECORDS, now=now)
+    )  # publishes the old kid
     revoking = load_config(
         {**generations.after, "TokenOptions__RevokedCertificateThumbprints": generations.old_kid}
     )
-    keyring = build_keyring(revoking, now=now)
+    keyring = load_keyring(revoking, records=NO_RECORDS, now=now)
     target = S3Target(session.client("s3", region_name=REGION), S3Location(bucket, ""))
 
     with pytest.raises(UnsafeKeySetError, match=f"revoked key\\(s\\) {generations.old_kid}"):

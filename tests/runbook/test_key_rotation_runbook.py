@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import boto3
@@ -17,6 +18,7 @@ import pytest
 import requests
 from cdn_stand_in import CdnStandIn, create_distribution
 from idp_support import AUDIENCE, ISSUER, ROOT, Gunicorn
+from jose import jwt
 
 BUCKET = "tokenidp-keys"
 AWS_ENVIRONMENT = {
@@ -72,18 +74,24 @@ class Deployment:
             timeout=60,
         )
         assert published.returncode == 0, published.stderr
+        # A rolling restart: the old process serves until the new one is ready.
+        started = Gunicorn(self.environ(), cwd=self.config_dir, workers=1)
+        try:
+            started.wait_ready()
+        except AssertionError:
+            started.stop()
+            raise
         if self.idp:
             self.idp.stop()
-        self.idp = Gunicorn(self.environ(), cwd=self.config_dir, workers=1)
-        self.idp.wait_ready()
+        self.idp = started
         return published.stdout
 
     def issue_token(self) -> str:
         return self.idp.issue_token()
 
-    def cdn_kids(self) -> list[str]:
+    def cdn_kids(self) -> set[str]:
         keys = requests.get(f"{self.cdn.url}/.well-known/jwks.json", timeout=5).json()["keys"]
-        return [key["kid"] for key in keys]
+        return {key["kid"] for key in keys}
 
 
 class DownstreamApi:
@@ -147,24 +155,51 @@ def downstream(deployment):
     api.stop()
 
 
+# Short enough for a test, long enough to be seen: the new key waits this long after the
+# publisher first observes it at the CDN (twice the JWKS cache lifetime, the minimum).
+CACHE_MAX_AGE = "4"
+ACTIVATION_DELAY = 8
+
+
 def test_key_rotation_runbook(deployment, downstream, store, rsa_key, other_rsa_key):
+    timing = {"JwksCacheMaxAge": CACHE_MAX_AGE, "KeyActivationDelay": str(ACTIVATION_DELAY)}
+
     # Before: the old certificate signs, and the downstream API accepts its tokens.
     old = store.add(key=other_rsa_key, subject="CN=tokenidp signing 2025")
-    deployment.deploy(CertificateThumbprint=old.thumbprint)
+    deployment.deploy(CertificateThumbprint=old.thumbprint, **timing)
     old_token = deployment.issue_token()
     assert downstream.get_orders(old_token).status_code == 200
 
-    # Add the new certificate to the target environment (published, not yet signing).
+    # Add the new certificate to the target environment (published, not yet signing): the
+    # deploy hook publishes it and records when the CDN first served it.
     new = store.add(key=rsa_key, subject="CN=tokenidp signing 2026")
     output = deployment.deploy(
-        CertificateThumbprint=old.thumbprint, AdditionalValidationCertificates=new.thumbprint
+        CertificateThumbprint=old.thumbprint,
+        AdditionalValidationCertificates=new.thumbprint,
+        **timing,
     )
+    observed_by = time.time()
     assert f"+ {new.thumbprint}" in output
-    assert deployment.cdn_kids() == [old.thumbprint, new.thumbprint]
+    assert f"Observed {new.thumbprint} at {deployment.cdn.url}" in output
+    assert deployment.cdn_kids() == {old.thumbprint, new.thumbprint}
 
-    # Deploy configuration pointing TokenIDP to the new certificate; the old one is retired.
+    # Pointing TokenIDP at it too early is refused with how long is left...
+    with pytest.raises(AssertionError, match="less than TokenOptions:KeyActivationDelay"):
+        deployment.deploy(
+            CertificateThumbprint=new.thumbprint,
+            AdditionalValidationCertificates=old.thumbprint,
+            **timing,
+        )
+    # ...and the old key went on signing meanwhile.
+    assert jwt.get_unverified_header(deployment.issue_token())["kid"] == old.thumbprint
+
+    # Deploy configuration pointing TokenIDP to the new certificate once its delay has
+    # passed; the old one is retired.
+    time.sleep(max(0.0, observed_by + ACTIVATION_DELAY + 1 - time.time()))
     deployment.deploy(
-        CertificateThumbprint=new.thumbprint, AdditionalValidationCertificates=old.thumbprint
+        CertificateThumbprint=new.thumbprint,
+        AdditionalValidationCertificates=old.thumbprint,
+        **timing,
     )
 
     # Verify discovery and JWKS output.
@@ -172,7 +207,7 @@ def test_key_rotation_runbook(deployment, downstream, store, rsa_key, other_rsa_
         f"{deployment.cdn.url}/.well-known/openid-configuration", timeout=5
     ).json()
     assert discovery["jwks_uri"] == f"{deployment.cdn.url}/.well-known/jwks.json"
-    assert deployment.cdn_kids() == [new.thumbprint, old.thumbprint]
+    assert deployment.cdn_kids() == {new.thumbprint, old.thumbprint}
 
     # Issue a fresh token and validate it against a downstream API (the Working Example).
     fresh_token = deployment.issue_token()
@@ -183,12 +218,11 @@ def test_key_rotation_runbook(deployment, downstream, store, rsa_key, other_rsa_
 
     # Monitor validation failures and cache behaviour: one refresh brought the new kid in.
     metrics = downstream.metrics()
-    assert 'tokenidp_validator_jwks_refreshes_total{outcome="fetched"} 2.0' in metrics
     assert 'result="invalid"' not in metrics
     assert 'tokenidp_validator_validations_total{reason="ok",result="valid"} 3.0' in metrics
 
     # Remove the retired key only after validation consumers have moved.
-    output = deployment.deploy(CertificateThumbprint=new.thumbprint)
+    output = deployment.deploy(CertificateThumbprint=new.thumbprint, **timing)
     assert f"- {old.thumbprint}" in output
-    assert deployment.cdn_kids() == [new.thumbprint]
+    assert deployment.cdn_kids() == {new.thumbprint}
     assert downstream.get_orders(deployment.issue_token()).status_code == 200

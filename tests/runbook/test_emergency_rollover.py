@@ -1,0 +1,143 @@
+"""The product page's Emergency Key Rollover, end to end: `tokenidp keys emergency-rollover`
+against two running IdP instances on one database, the publisher to moto's S3 server, a
+CDN stand-in, and the example downstream API reading keys from the CDN."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import time
+
+import boto3
+import pytest
+import requests
+from cdn_stand_in import CdnStandIn, create_distribution
+from downstream_support import DownstreamApi
+from idp_support import CLIENT_ID, CLIENT_SECRET, ROOT, Gunicorn, venv_bin
+from revocation_support import header_of
+
+BUCKET = "tokenidp-keys"
+AWS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_CONFIG_FILE": "/nonexistent",
+    "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+}
+
+
+@pytest.fixture
+def cdn(moto_server, monkeypatch):
+    for name, value in AWS.items():
+        monkeypatch.setenv(name, value)
+    s3 = boto3.client("s3", endpoint_url=moto_server)
+    s3.create_bucket(Bucket=BUCKET)
+    cloudfront = boto3.client("cloudfront", endpoint_url=moto_server)
+    distribution = create_distribution(cloudfront, bucket=BUCKET)
+    with CdnStandIn(s3, BUCKET, cloudfront_client=cloudfront, distribution_id=distribution) as cdn:
+        cdn.distribution = distribution
+        yield cdn
+
+
+def command(environ: dict[str, str], *args: str, cwd) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*args],
+        env={**os.environ, **environ, "PYTHONPATH": str(ROOT)},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def kids_at(url: str) -> set[str]:
+    return {key["kid"] for key in requests.get(url, timeout=5).json()["keys"]}
+
+
+@pytest.mark.slow
+def test_emergency_rollover_with_two_running_instances(
+    store, config_dir, moto_server, cdn, rsa_key, other_rsa_key
+):
+    compromised = store.add(key=rsa_key, subject="CN=tokenidp signing 2026")
+    replacement = store.add(key=other_rsa_key, subject="CN=tokenidp signing 2026 replacement")
+    jwks_uri = f"{cdn.url}/.well-known/jwks.json"
+    environ = {
+        **AWS,
+        **store.environ(
+            CertificateThumbprint=compromised.thumbprint,
+            JwksUri=jwks_uri,
+            JwksCacheMaxAge="1",
+            KeyActivationDelay="2",
+            KeyringRefreshInterval="1",
+        ),
+        "TOKENIDP_PUBLISH_TARGET": f"s3://{BUCKET}",
+        "TOKENIDP_PUBLISH_CDN_DISTRIBUTION_ID": cdn.distribution,
+        "AWS_ENDPOINT_URL_S3": moto_server,
+        "AWS_ENDPOINT_URL_CLOUDFRONT": moto_server,
+    }
+    published = command(environ, venv_bin("python"), "-m", "publisher", cwd=config_dir)
+    assert published.returncode == 0, published.stderr
+    instances = [Gunicorn(environ, cwd=config_dir) for _ in range(2)]
+    downstream = DownstreamApi(jwks_uri)
+    try:
+        for instance in instances:
+            instance.wait_ready()
+        stolen = instances[0].issue_token()
+        assert header_of(stolen)["kid"] == compromised.thumbprint
+        assert downstream.get_orders(stolen).status_code == 200
+
+        started = time.monotonic()
+        rollover = command(
+            environ,
+            venv_bin("tokenidp"),
+            "keys",
+            "emergency-rollover",
+            "--compromised",
+            compromised.thumbprint,
+            "--reason",
+            "private key found in a public repository",
+            "--yes",
+            cwd=config_dir,
+        )
+        seconds = time.monotonic() - started
+        assert rollover.returncode == 0, rollover.stdout + rollover.stderr
+        output = rollover.stdout
+        assert seconds < 60
+        assert re.search(r"this run took \d+\.\d s \(within the 60 s bound\)", output)
+        assert f"replacement: {replacement.thumbprint}" in output
+        assert f"issued under {compromised.thumbprint}: 1 token(s)" in output
+        assert f"{CLIENT_ID}: 1 (" in output, "the report names the issuance under the key"
+
+        for instance in instances:
+            assert header_of(instance.issue_token())["kid"] == replacement.thumbprint
+            assert compromised.thumbprint not in kids_at(f"{instance.url}/.well-known/jwks.json")
+        assert kids_at(jwks_uri) == {replacement.thumbprint}
+        introspected = requests.post(
+            f"{instances[1].url}/connect/introspect",
+            data={"token": stolen},
+            auth=(CLIENT_ID, CLIENT_SECRET),
+            timeout=5,
+        )
+        assert introspected.json() == {"active": False}
+
+        fresh = instances[1].issue_token()
+        assert downstream.get_orders(fresh).status_code == 200  # an unknown kid: it refreshes
+        assert downstream.get_orders(stolen).status_code == 401, "refused after its refresh"
+
+        again = command(
+            environ,
+            venv_bin("tokenidp"),
+            "keys",
+            "emergency-rollover",
+            "--compromised",
+            compromised.thumbprint,
+            "--yes",
+            cwd=config_dir,
+        )
+        assert again.returncode == 0, again.stderr
+        assert "is complete" in again.stdout, "a second run has nothing left to do"
+    finally:
+        downstream.stop()
+        for instance in instances:
+            instance.stop()
