@@ -1,7 +1,7 @@
-"""gunicorn reads this file from the working directory; the settings live in app.serving."""
+"""gunicorn reads this file from the working directory; the settings live in app.gunicorn_config.
 
-import os
+From another folder (a systemd WorkingDirectory holding appsettings.json), run
+`tokenidp serve` or `gunicorn --config python:app.gunicorn_config wsgi:app`.
+"""
 
-from app.serving import gunicorn_settings
-
-globals().update(gunicorn_settings(os.environ))
+from app.gunicorn_config import *  # noqa: F403

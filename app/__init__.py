@@ -4,19 +4,32 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import sys
 import time
 from collections.abc import Callable
 
 from flask import Flask
 
-from app.config import Settings, load_config
-from app.documents import render_documents
-from app.keys.keyring import build_keyring
+from app.clients import build_client_registry
+from app.config import Settings, load_config, with_origin_hint
+from app.documents import (
+    DISCOVERY_PATH,
+    INTROSPECTION_PATH,
+    JWKS_PATH,
+    REVOCATION_PATH,
+    TOKEN_PATH,
+)
+from app.errors import ConfigError
+from app.http.messages import Endpoint
+from app.http.middleware import AccessLog
+from app.http.wsgi import WsgiAdapter
+from app.keys.expiry import days_left, expires_soon
+from app.keys.live import LiveKeys
+from app.logs import configure_logging
 from app.services import IdpServices
+from app.storage import open_storage, prepare_database
 
 log = logging.getLogger("tokenidp")
-EXPIRY_WARNING_DAYS = 30
+ROUTES = "tokenidp.routes"
 
 
 def create_app(
@@ -24,65 +37,71 @@ def create_app(
 ) -> Flask:
     """Load configuration, resolve the keyring and render the documents once, then serve.
 
-    Raises `ConfigError` (one line naming the setting) when the IdP must not start.
+    Returns the Flask application with the protocol handlers mounted ahead of it (WSGI);
+    `app.http.application.serve` wraps it for gunicorn's ASGI worker. Raises
+    `ConfigError` (one line naming the setting) when the IdP must not start, a client id
+    in both `Clients` and the database included. `clock` is also the clients' clock:
+    secret expiry, and when the database's clients are read again.
     """
     configure_logging()
-    settings = settings or load_config()
+    if settings is None:  # callers that pass settings have shown their warnings already
+        settings = load_config()
+        for warning in settings.warnings:
+            log.warning(warning)
     now = dt.datetime.fromtimestamp(clock(), dt.UTC)
-    keyring = build_keyring(settings, now=now)
+    storage = open_storage(settings)
+    prepare_database(storage, settings)
+    try:
+        keys = LiveKeys.start(settings, storage, clock=clock)
+    except ConfigError as error:
+        raise with_origin_hint(error, settings) from None
+    clients = build_client_registry(settings, storage, clock=clock)
     services = IdpServices(
         settings=settings,
-        keyring=keyring,
-        documents=render_documents(settings, keyring),
-        clients={client.client_id: client for client in settings.clients},
+        keys=keys,
+        clients=clients,
         clock=clock,
+        access_log=AccessLog(),
+        storage=storage,
     )
     app = Flask(__name__, instance_path=str(settings.instance_dir.resolve()))
     app.extensions["tokenidp"] = services
 
-    from app.documents import TOKEN_PATH
     from app.oauth import health
     from app.oauth.errors import register_error_handlers
-    from app.oauth.token import TokenEndpoint
-    from app.oauth.wellknown import DocumentEndpoint
-    from app.wsgi_endpoints import HotPaths
 
     app.register_blueprint(health.bp)
     register_error_handlers(app)
-    hot_paths = {document.path: DocumentEndpoint(document) for document in services.documents}
-    hot_paths[TOKEN_PATH] = TokenEndpoint(services)
-    app.wsgi_app = HotPaths(app.wsgi_app, hot_paths)  # type: ignore[method-assign]
+    routes = protocol_routes(services)
+    app.extensions[ROUTES] = routes
+    app.wsgi_app = WsgiAdapter(  # type: ignore[method-assign]
+        routes, app.wsgi_app, access_log=services.access_log
+    )
 
+    keyring = keys.keyring
     for notice in keyring.notices:
         log.warning(notice)
     signing = keyring.signing
-    days_left = (signing.not_after - now).days
-    if days_left < EXPIRY_WARNING_DAYS:
+    if signing is not None and expires_soon(signing, now=now):
         log.warning(
             "the signing certificate %s expires in %d days: rotate it (README: Rotating keys)",
             signing.kid,
-            days_left,
+            days_left(signing, now=now),
         )
-    log.info(
-        "TokenIDP ready: environment=%s kid=%s alg=%s subject=%s expires=%s (%d days left) "
-        "source=%s published=%d",
-        settings.environment,
-        signing.kid,
-        signing.algorithm,
-        signing.subject,
-        signing.not_after.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        days_left,
-        signing.source,
-        len(keyring.keys),
-    )
     return app
 
 
-def configure_logging() -> None:
-    """One stderr handler for the `tokenidp` logger, unless the host configured one."""
-    if not log.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        log.addHandler(handler)
-        log.setLevel(logging.INFO)
-        log.propagate = False
+def protocol_routes(services: IdpServices) -> dict[str, Endpoint]:
+    """The exact paths served by framework-free handlers, ahead of Flask."""
+    from app.oauth.introspection import IntrospectionEndpoint
+    from app.oauth.revocation import RevocationEndpoint
+    from app.oauth.token import TokenEndpoint
+    from app.oauth.wellknown import DocumentEndpoint
+
+    routes: dict[str, Endpoint] = {
+        path: DocumentEndpoint(services.keys, path) for path in (JWKS_PATH, DISCOVERY_PATH)
+    }
+    routes[TOKEN_PATH] = TokenEndpoint(services)
+    routes[INTROSPECTION_PATH] = IntrospectionEndpoint(services)
+    routes[REVOCATION_PATH] = RevocationEndpoint(services)
+    return routes

@@ -17,10 +17,15 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from app.config import Settings
 from app.keys.keyring import Keyring, KeyringKey
+from app.oauth.grant_types import GRANT_TYPE_NAMES, RESPONSE_TYPES
 
 JWKS_PATH = "/.well-known/jwks.json"
 DISCOVERY_PATH = "/.well-known/openid-configuration"
 TOKEN_PATH = "/connect/token"
+INTROSPECTION_PATH = "/connect/introspect"
+REVOCATION_PATH = "/connect/revocation"
+# How clients authenticate at the token, introspection and revocation endpoints alike.
+CLIENT_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 
 
 @dataclass(frozen=True)
@@ -57,7 +62,7 @@ def render_documents(settings: Settings, keyring: Keyring) -> Documents:
     return Documents(
         jwks=Document(JWKS_PATH, render_jwks(keyring), "application/json", cache_control),
         discovery=Document(
-            DISCOVERY_PATH, render_discovery(settings), "application/json", cache_control
+            DISCOVERY_PATH, render_discovery(settings, keyring), "application/json", cache_control
         ),
     )
 
@@ -68,8 +73,16 @@ def render_jwks(keyring: Keyring) -> bytes:
     return canonical_json({"keys": keys})
 
 
-def render_discovery(settings: Settings) -> bytes:
-    """OpenID Provider / RFC 8414 metadata naming only what this IdP implements."""
+def render_discovery(settings: Settings, keyring: Keyring) -> bytes:
+    """OpenID Provider (Discovery 1.0 §3) and RFC 8414 §2 metadata for what this IdP implements.
+
+    `response_types_supported` lists the authorization endpoint's response types: none
+    while no grant uses that endpoint, as RFC 8414 §2 allows leaving the endpoint out.
+    Introspection (RFC 7662) and revocation (RFC 7009) authenticate clients as the token
+    endpoint does.
+    The signing algorithms are those of every published key, so a client accepts the next
+    key's algorithm before it signs.
+    """
     issuer = settings.token.issuer
     scopes = sorted({scope for client in settings.clients for scope in client.allowed_scopes})
     return canonical_json(
@@ -77,11 +90,17 @@ def render_discovery(settings: Settings) -> bytes:
             "issuer": issuer,
             "jwks_uri": settings.token.jwks_uri,
             "token_endpoint": f"{issuer}{TOKEN_PATH}",
-            "grant_types_supported": ["client_credentials"],
-            "token_endpoint_auth_methods_supported": [
-                "client_secret_basic",
-                "client_secret_post",
-            ],
+            "grant_types_supported": list(GRANT_TYPE_NAMES),
+            "response_types_supported": list(RESPONSE_TYPES),
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": sorted(
+                {key.algorithm for key in keyring.keys}
+            ),
+            "token_endpoint_auth_methods_supported": list(CLIENT_AUTH_METHODS),
+            "introspection_endpoint": f"{issuer}{INTROSPECTION_PATH}",
+            "introspection_endpoint_auth_methods_supported": list(CLIENT_AUTH_METHODS),
+            "revocation_endpoint": f"{issuer}{REVOCATION_PATH}",
+            "revocation_endpoint_auth_methods_supported": list(CLIENT_AUTH_METHODS),
             "scopes_supported": scopes,
         }
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from database_support import database_url  # noqa: F401 - a fixture for every test folder
 from idp_support import CertStore, free_port, new_key
 from moto.server import ThreadedMotoServer
 
@@ -42,3 +43,8 @@ def moto_server():
     host, port = server.get_host_and_port()
     yield f"http://{host}:{port}"
     server.stop()
+
+
+def pytest_collection_modifyitems(items):
+    """Start tests marked slow first, so each runs beside the others instead of after them."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import requests
+from click.testing import CliRunner, Result
 from cryptography import x509
 
 from app.config import Settings, hash_client_secret, load_config
@@ -61,6 +64,7 @@ class CertStore:
         password: str | None = None,
         with_private_key: bool = True,
         file_name: str | None = None,
+        with_certificate_file: bool = False,
     ) -> AddedCertificate:
         now = dt.datetime.now(dt.UTC)
         certificate = create_self_signed(
@@ -87,6 +91,14 @@ class CertStore:
                 data = pkcs12.serialize_key_and_certificates(
                     b"cert", None, certificate, None, encryption
                 )
+        elif with_private_key and password:
+            from cryptography.hazmat.primitives import serialization
+
+            data = certificate.public_bytes(serialization.Encoding.PEM) + key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.BestAvailableEncryption(password.encode()),
+            )
         elif with_private_key:
             data = pem_bytes(key, certificate)
         else:
@@ -95,12 +107,20 @@ class CertStore:
             data = certificate.public_bytes(serialization.Encoding.PEM)
         path = self.folder / f"{file_name or thumbprint}.{file_format}"
         path.write_bytes(data)
+        if with_certificate_file:  # the certificate alone, PEM: what the publisher reads
+            from cryptography.hazmat.primitives import serialization
+
+            (self.folder / f"{thumbprint}.crt").write_bytes(
+                certificate.public_bytes(serialization.Encoding.PEM)
+            )
         return AddedCertificate(thumbprint, certificate, key, path)
 
     def environ(self, **token_options: str) -> dict[str, str]:
-        """Production settings pointing at this store, plus one client; overrides as kwargs."""
+        """Production settings pointing at this store and a migrated database beside it, plus
+        one client; overrides as kwargs."""
         environ = {
             "TOKENIDP_ENVIRONMENT": "Production",
+            "TOKENIDP_DATABASE_URL": migrated_sqlite_url(self.root.parent / "tokenidp.sqlite3"),
             "TokenOptions__Issuer": ISSUER,
             "TokenOptions__Audience": AUDIENCE,
             "TokenOptions__CertificateStoreRoot": str(self.root),
@@ -114,6 +134,27 @@ class CertStore:
 
     def settings(self, config_dir: Path, **token_options: str) -> Settings:
         return load_config(self.environ(**token_options), config_dir=config_dir)
+
+
+_migrated_template: Path | None = None
+
+
+def migrated_sqlite_url(path: Path) -> str:
+    """A SQLite database at `path` holding every migration (copied from one made per process)."""
+    global _migrated_template
+    if not path.exists():
+        if _migrated_template is None:
+            from app.storage.engine import create_storage_engine
+            from app.storage.migrate import upgrade
+
+            template = Path(tempfile.mkdtemp(prefix="tokenidp-db-")) / "template.sqlite3"
+            engine = create_storage_engine(f"sqlite:///{template}")
+            upgrade(engine)
+            engine.dispose()
+            _migrated_template = template
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(_migrated_template, path)
+    return f"sqlite:///{path}"
 
 
 def client_environ(
@@ -143,19 +184,48 @@ def venv_bin(name: str) -> str:
     return str(Path(sys.executable).parent / name)
 
 
+def unprivileged(command: list[str]) -> list[str]:
+    """`command` without root's power to read any file, so a mode-000 file is unreadable.
+
+    The suite may run as root (CI does); an operator's service user never can read such
+    files, and that is the case the permission tests check.
+    """
+    if os.geteuid() != 0:
+        return command
+    return ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--", *command]
+
+
 def run_tokenidp(
-    *args: str, environ: dict | None = None, stdin: str | None = None, cwd: Path | None = None
+    *args: str,
+    environ: dict | None = None,
+    stdin: str | None = None,
+    cwd: Path | None = None,
+    as_service_user: bool = False,
 ) -> subprocess.CompletedProcess:
-    """The installed `tokenidp` command, as an operator runs it."""
+    """The installed `tokenidp` command, as an operator runs it; `as_service_user`: not root."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), **(environ or {})}
+    command = [venv_bin("tokenidp"), *args]
     return subprocess.run(
-        [venv_bin("tokenidp"), *args],
+        unprivileged(command) if as_service_user else command,
         env=env,
         input=stdin,
         capture_output=True,
         text=True,
         timeout=60,
         cwd=cwd,
+    )
+
+
+def invoke_tokenidp(*args: str, environ: dict | None = None, stdin: str | None = None) -> Result:
+    """The `tokenidp` command in this process (click's runner): faster, for what it prints.
+
+    Set TOKENIDP_CONFIG_DIR in `environ`: the working directory is not changed.
+    """
+    from app.cli import cli, register_commands
+
+    register_commands()
+    return CliRunner().invoke(
+        cli, list(args), env=environ, input=stdin, prog_name="tokenidp", catch_exceptions=False
     )
 
 
@@ -169,6 +239,7 @@ class Gunicorn:
             **os.environ,
             **environ,
             "TOKENIDP_BIND": f"127.0.0.1:{self.port}",
+            "PORT": str(self.port),  # Development's default issuer is http://127.0.0.1:$PORT
             "TOKENIDP_WORKERS": str(workers),
             "PYTHONPATH": str(ROOT),
         }

@@ -9,14 +9,15 @@ from typing import NoReturn
 
 import click
 
-from app.cli import cli
-from app.config import load_config
+from app.cli import cli, command_key_records, command_settings
+from app.config.values import shown
 from app.diagnosis import diagnose_token
+from app.diagnosis.pasted import PastedTokenError, token_from_paste
 from app.diagnosis.report import render_report
 from app.diagnosis.sources import CDN, ORIGIN, configured_origin, fetch_jwks
 from app.documents import render_documents
-from app.keys.keyring import build_keyring
-from validator import TokenValidationError
+from app.keys.keyring import load_keyring
+from tokenidp_validator import TokenValidationError
 
 
 @cli.command("diagnose")
@@ -42,18 +43,27 @@ def diagnose(
 ) -> None:
     """Check TOKEN's kid, signature and claims against this configuration's JWKS and each URL.
 
-    TOKEN `-` reads it from standard input (keeps it out of shell history). Exit status 0
+    TOKEN as pasted: with quotes, `Bearer `, an `Authorization:` header or the JSON token
+    response. `-` reads it from standard input (keeps it out of shell history). Exit status 0
     when every source would accept it, 1 when one would not, 2 on bad usage or configuration.
     """
     if token == "-":
-        token = sys.stdin.readline()
-    token = token.strip().removeprefix("Bearer ").strip()
+        token = sys.stdin.readline() if sys.stdin.isatty() else sys.stdin.read()
+    try:
+        token = token_from_paste(token)
+    except PastedTokenError as error:
+        _usage_error(ctx, "TOKEN", str(error))
     for option, url in [("--origin-url", origin_url)] + [("--jwks-uri", u) for u in jwks_uris]:
         if url is not None and not url.startswith(("http://", "https://")):
-            _usage_error(ctx, option, f"{url!r} is not an http(s) URL")
-    settings = load_config()
+            _usage_error(ctx, option, f"{shown(url)} is not an http(s) URL")
+    settings = command_settings()
     now = time.time()
-    keyring = build_keyring(settings, now=dt.datetime.fromtimestamp(now, dt.UTC))
+    keyring = load_keyring(
+        settings,
+        now=dt.datetime.fromtimestamp(now, dt.UTC),
+        records=command_key_records(),
+        strict=False,
+    )
     responses = [configured_origin(render_documents(settings, keyring).jwks, now=now)]
     if origin_url:
         responses.append(
@@ -71,6 +81,7 @@ def diagnose(
             revoked_kids=keyring.revoked_kids,
             now=now,
             leeway_seconds=leeway,
+            allow_development_keys=settings.is_development,
         )
     except TokenValidationError as error:
         _usage_error(ctx, "TOKEN", f"not a JWT ({error.description})")

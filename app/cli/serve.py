@@ -9,7 +9,8 @@ import click
 from gunicorn.app.base import BaseApplication
 
 from app import create_app
-from app.cli import cli
+from app.cli import cli, command_settings
+from app.http.application import serve as serve_application
 from app.serving import gunicorn_settings
 
 
@@ -32,7 +33,7 @@ class _GunicornServer(BaseApplication):
 @click.option("--workers", type=click.IntRange(min=1), help="default TOKENIDP_WORKERS or cores")
 def serve(bind: str | None, workers: int | None) -> None:
     """Resolve the signing key, then serve under gunicorn (exit 2 if the key is refused)."""
-    app = create_app()
+    app = serve_application(create_app(command_settings()))
     options = gunicorn_settings(os.environ)
     if bind:
         options["bind"] = bind
@@ -44,6 +45,10 @@ def serve(bind: str | None, workers: int | None) -> None:
 @cli.command()
 def check() -> None:
     """Load configuration and resolve the keys as start-up would; exit 2 naming what is wrong."""
-    app = create_app()
-    signing = app.extensions["tokenidp"].keyring.signing
+    app = create_app(command_settings())
+    keys = app.extensions["tokenidp"].keys
+    why_not = keys.why_not_signing()
+    if why_not is not None:
+        raise click.ClickException(f"no key would sign: {why_not}")
+    signing = keys.keyring.signing
     click.echo(f"ok: {signing.kid} ({signing.algorithm}, {signing.subject}) would sign")

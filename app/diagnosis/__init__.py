@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from app.diagnosis.findings import SourceFinding, TokenFacts, judge_sources, read_token_facts
 from app.diagnosis.sources import JwksResponse
 from app.diagnosis.verdicts import PASSING, Problem, Verdict, find_problems
-from validator import read_unverified
+from tokenidp_validator import read_unverified
 
 __all__ = ["Diagnosis", "JwksResponse", "Problem", "Verdict", "diagnose_token"]
 
@@ -44,10 +44,13 @@ def diagnose_token(
     revoked_kids: frozenset[str],
     now: float,
     leeway_seconds: float,
+    allow_development_keys: bool,
 ) -> Diagnosis:
     """Decode without trusting, judge every source with the real validator, then explain.
 
-    Raises the validator's MalformedTokenError or TokenTooLargeError when `token` is not a JWT.
+    `allow_development_keys` is what the APIs in question pass their validator: True only
+    against a development IdP. Raises the validator's MalformedTokenError or
+    TokenTooLargeError when `token` is not a JWT.
     """
     unverified = read_unverified(token)
     facts = read_token_facts(
@@ -62,6 +65,7 @@ def diagnose_token(
         audience=audience,
         now=now,
         leeway_seconds=leeway_seconds,
+        allow_development_keys=allow_development_keys,
     )
     problems = find_problems(
         facts, findings, revoked_kids=revoked_kids, issuer=issuer, audience=audience, now=now

@@ -11,16 +11,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.diagnosis.sources import ORIGIN, JwksResponse
-from validator import (
+from tokenidp_validator import (
     TokenValidationError,
     UnverifiedToken,
     parse_jwks,
     signature_verifies,
     validate_token_with_keys,
 )
-from validator.cache_control import age_seconds, max_age_seconds
-from validator.claims import check_claims
-from validator.tokens import check_header
+from tokenidp_validator.cache_control import age_seconds, max_age_seconds
+from tokenidp_validator.claims import check_claims
+from tokenidp_validator.tokens import check_header
 
 VERIFIES = "verifies"
 DOES_NOT_VERIFY = "does not verify"
@@ -126,6 +126,7 @@ def judge_sources(
     audience: str,
     now: float,
     leeway_seconds: float,
+    allow_development_keys: bool,
 ) -> tuple[SourceFinding, ...]:
     """Each response as an API would use it: the real validator decides, on that key set alone."""
     return tuple(
@@ -138,6 +139,7 @@ def judge_sources(
             audience=audience,
             now=now,
             leeway_seconds=leeway_seconds,
+            allow_development_keys=allow_development_keys,
         )
         for response in responses
     )
@@ -158,6 +160,7 @@ def _judge(
     audience: str,
     now: float,
     leeway_seconds: float,
+    allow_development_keys: bool,
 ) -> SourceFinding:
     age = None
     if response.age is not None:
@@ -167,7 +170,7 @@ def _judge(
     ignored: tuple[str, ...] = ()
     if response.body is not None and response.error is None:
         try:
-            key_set = parse_jwks(response.body)
+            key_set = parse_jwks(response.body, allow_development_keys=allow_development_keys)
             keys, ignored = key_set.keys, key_set.ignored
         except ValueError as e:
             unusable = f"not a usable JWKS ({e})"

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 from app.diagnosis import Diagnosis
-from app.diagnosis.findings import NO_KEY, SourceFinding, reference_origin
+from app.diagnosis.findings import NO_KEY, SourceFinding, TokenFacts, reference_origin
+from tokenidp_validator import TokenValidationError, UnsupportedAlgorithmError, WrongTokenTypeError
 
 NONE = "-"
+MAX_SHOWN = 120  # a hostile token can carry kilobytes in one claim
 
 
 def render_report(diagnosis: Diagnosis, *, now: float) -> str:
@@ -24,20 +27,22 @@ def render_report(diagnosis: Diagnosis, *, now: float) -> str:
             ("sub", f"{_text(claims.get('sub'))} (client_id {_text(claims.get('client_id'))})"),
             ("iat", _when(claims.get("iat"), now)),
             ("exp", _when(claims.get("exp"), now)),
-            ("header", _refusal(facts.header_refusal)),
-            ("claims", _refusal(facts.claims_refusal)),
+            ("header", _refusal(facts.header_refusal, facts)),
+            ("claims", _refusal(facts.claims_refusal, facts)),
         ),
     ]
     origin = reference_origin(diagnosis.sources)
     for finding in diagnosis.sources:
         lines.append(f"source: {finding.label}")
-        lines.extend(_source_lines(finding, origin))
+        lines.extend(_source_lines(finding, origin, facts))
     lines.extend(f"also: {problem.message}" for problem in diagnosis.problems[1:])
     lines.append(f"verdict: {diagnosis.verdict.message}")
     return "\n".join(lines)
 
 
-def _source_lines(finding: SourceFinding, origin: SourceFinding | None) -> list[str]:
+def _source_lines(
+    finding: SourceFinding, origin: SourceFinding | None, facts: TokenFacts
+) -> list[str]:
     response = finding.response
     rows: list[tuple[str, str]] = []
     if response.uri and response.uri not in finding.label:
@@ -61,7 +66,7 @@ def _source_lines(finding: SourceFinding, origin: SourceFinding | None) -> list[
         same = finding.body_sha256 == origin.body_sha256
         rows.append(("content", f"{'same as' if same else 'differs from'} {origin.label}"))
     rows += [("ignored", reason) for reason in finding.ignored]
-    result = "would validate" if finding.would_validate else _refusal(finding.refusal)
+    result = "would validate" if finding.would_validate else _refusal(finding.refusal, facts)
     rows.append(("result", result))
     return _pairs(*rows)
 
@@ -71,16 +76,28 @@ def _pairs(*rows: tuple[str, str]) -> list[str]:
     return [f"  {name.ljust(width)}  {value}" for name, value in rows]
 
 
-def _refusal(refusal: Exception | None) -> str:
-    return "accepted" if refusal is None else f"refused: {refusal}"
+def _refusal(refusal: TokenValidationError | None, facts: TokenFacts) -> str:
+    """The validator's reason, except that a missing typ or alg is said, not shown as None."""
+    if refusal is None:
+        return "accepted"
+    if isinstance(refusal, WrongTokenTypeError) and facts.token_type is None:
+        return "refused: the header has no typ (an access token has at+jwt)"
+    if isinstance(refusal, UnsupportedAlgorithmError) and facts.algorithm is None:
+        return "refused: the header has no alg"
+    return f"refused: {refusal.description}"
 
 
 def _text(value: Any) -> str:
+    """A claim as written: `-` when absent or null, JSON for the rest (never Python's None)."""
     if value is None:
         return NONE
     if isinstance(value, list):
-        return ", ".join(map(str, value))
-    return str(value)
+        text = ", ".join(_text(item) for item in value) or NONE
+    elif isinstance(value, str):
+        text = value
+    else:
+        text = json.dumps(value, default=str)
+    return text if len(text) <= MAX_SHOWN else f"{text[: MAX_SHOWN - 1]}…"
 
 
 def _when(value: Any, now: float) -> str:

@@ -6,6 +6,7 @@ Pure. The first problem is the verdict; the others are printed as `also:` lines.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -18,7 +19,7 @@ from app.diagnosis.findings import (
     reference_origin,
 )
 from app.diagnosis.sources import CDN
-from validator import (
+from tokenidp_validator import (
     ExpiredTokenError,
     ForbiddenHeaderError,
     MissingClaimError,
@@ -29,6 +30,7 @@ from validator import (
     WrongTokenTypeError,
 )
 
+MAX_SHOWN = 60
 REVOKED_SETTING = "TokenOptions:RevokedCertificateThumbprints"
 ADDITIONAL_SETTING = "TokenOptions:AdditionalValidationCertificates"
 
@@ -132,12 +134,14 @@ def _revoked(kid: str, with_kid: Sequence[SourceFinding]) -> Problem:
 def _header_refused(facts: TokenFacts) -> Problem:
     refusal = facts.header_refusal
     if isinstance(refusal, WrongTokenTypeError):
+        typ = "it has no typ, so it" if facts.token_type is None else f"typ {facts.token_type!r}"
         why = (
-            f"typ {facts.token_type!r} is not at+jwt: it is not an RFC 9068 access token "
+            f"{typ} is not at+jwt: it is not an RFC 9068 access token "
             "(an ID token, or another issuer's token?) and APIs refuse it"
         )
     elif isinstance(refusal, UnsupportedAlgorithmError):
-        why = f"alg {facts.algorithm!r} is never accepted: this IdP signs RS256 or ES256 only"
+        alg = "it has no alg, which" if facts.algorithm is None else f"alg {facts.algorithm!r}"
+        why = f"{alg} is never accepted: this IdP signs RS256 or ES256 only"
     elif isinstance(refusal, ForbiddenHeaderError):
         why = f"{refusal.description}: APIs never use keys or key URLs carried in a token"
     else:
@@ -151,8 +155,12 @@ def _unknown_kid(facts: TokenFacts, readable: Sequence[SourceFinding], *, issuer
     if origin is not None:
         published = f" ({origin.label} publishes {', '.join(origin.kids) or 'no keys'})"
     token_issuer = facts.claims.get("iss")
-    if token_issuer != issuer:
-        cause = f"it was issued by {token_issuer!r}, not {issuer!r}: another IdP or environment"
+    if token_issuer is None:
+        cause = f"it has no iss claim, so it is not a token {issuer!r} issued"
+    elif token_issuer != issuer:
+        cause = (
+            f"it was issued by {_claim(token_issuer)}, not {issuer!r}: another IdP or environment"
+        )
     else:
         cause = (
             "another environment with the same issuer, or a key removed from "
@@ -212,14 +220,19 @@ def _claims_refused(facts: TokenFacts, *, issuer: str, audience: str, now: float
     if isinstance(refusal, WrongIssuerError):
         return Problem(
             Verdict.WRONG_ISSUER,
-            f"the token's iss {claims.get('iss')!r} is not this IdP's issuer {issuer!r} "
+            f"the token's iss {_claim(claims.get('iss'))} is not this IdP's issuer {issuer!r} "
             "(TokenOptions:Issuer): APIs trusting this IdP refuse it",
         )
     if isinstance(refusal, WrongAudienceError):
+        token_audience = claims.get("aud")
+        says = (
+            "the token has no aud claim, so it does not name"
+            if token_audience is None
+            else f"the token's aud {_claim(token_audience)} does not name"
+        )
         return Problem(
             Verdict.WRONG_AUDIENCE,
-            f"the token's aud {claims.get('aud')!r} does not name {audience!r} "
-            "(TokenOptions:Audience): it was issued for another API",
+            f"{says} {audience!r} (TokenOptions:Audience): it was issued for another API",
         )
     if isinstance(refusal, MissingClaimError):
         return Problem(
@@ -262,7 +275,7 @@ def _propagation_problems(
 
 
 def _not_at_cdn(kid: str, cdn: SourceFinding, origin: SourceFinding) -> Problem:
-    differs = f" (its ETag {cdn.response.etag} differs from the origin's {origin.response.etag})"
+    differs = f" (its ETag {_etag(cdn)} differs from the origin's {_etag(origin)})"
     differs = differs if cdn.response.etag != origin.response.etag else ""
     fresh_for = cdn.fresh_for_seconds
     if fresh_for is not None and fresh_for > 0:
@@ -311,8 +324,8 @@ def _valid(facts: TokenFacts, findings: Sequence[SourceFinding], *, now: float) 
         return Problem(
             Verdict.VALID_BUT_STALE_COPY,
             f"the token validates at every source (kid {facts.kid}), but {copy.label} serves "
-            f"a copy that differs from the origin (ETag {copy.response.etag}, origin "
-            f"{origin.response.etag}{'; ' + changes if changes else ''}): {when}, or "
+            f"a copy that differs from the origin (ETag {_etag(copy)}, origin "
+            f"{_etag(origin)}{'; ' + changes if changes else ''}): {when}, or "
             "invalidate the CDN path before the next key rotation",
         )
     return Problem(
@@ -320,6 +333,16 @@ def _valid(facts: TokenFacts, findings: Sequence[SourceFinding], *, now: float) 
         f"the token validates at every source (kid {facts.kid}, {facts.algorithm}, "
         f"expires in {expires_in})",
     )
+
+
+def _claim(value: object) -> str:
+    """A claim as the token wrote it, in JSON (`null`, `true`), cut to a readable length."""
+    text = repr(value) if isinstance(value, str) else json.dumps(value, default=str)
+    return text if len(text) <= MAX_SHOWN else f"{text[: MAX_SHOWN - 1]}…"
+
+
+def _etag(finding: SourceFinding) -> str:
+    return finding.response.etag or "(none)"
 
 
 def _names(findings: Sequence[SourceFinding]) -> str:

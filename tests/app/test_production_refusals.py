@@ -12,8 +12,10 @@ import subprocess
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from idp_support import ROOT, CertStore, venv_bin
+from roca_support import roca_private_key
 
 from app import create_app
 from app.config import load_config
@@ -68,6 +70,20 @@ def rsa_1024(store: CertStore, keys) -> dict:
     return store.environ(CertificateThumbprint=added.thumbprint)
 
 
+def roca_key(store: CertStore, keys) -> dict:
+    """Key material from smart cards and TPMs with Infineon's flawed generator."""
+    added = store.add(key=roca_private_key())
+    return store.environ(CertificateThumbprint=added.thumbprint)
+
+
+def roca_key_published(store: CertStore, keys) -> dict:
+    signing = store.add(key=keys["rsa"])
+    weak = store.add(key=roca_private_key(), subject="CN=smart card")
+    return store.environ(
+        CertificateThumbprint=signing.thumbprint, AdditionalValidationCertificates=weak.thumbprint
+    )
+
+
 def revoked_thumbprint(store: CertStore, keys) -> dict:
     added = store.add(key=keys["rsa"])
     return store.environ(
@@ -81,6 +97,40 @@ def development_key(store: CertStore, keys) -> dict:
     return store.environ(CertificateThumbprint=entry.sha1_thumbprint)
 
 
+def development_key_published(store: CertStore, keys) -> dict:
+    signing = store.add(key=keys["rsa"])
+    entry = ensure_development_key(store.root.parent / "instance", now=NOW)
+    (store.folder / "dev.pem").write_bytes(entry.path.read_bytes())
+    return store.environ(
+        CertificateThumbprint=signing.thumbprint,
+        AdditionalValidationCertificates=entry.sha1_thumbprint,
+    )
+
+
+def certificate_in_another_location(store: CertStore, keys) -> dict:
+    other = CertStore(store.root, location="CurrentUser", name=store.name)
+    added = other.add(key=keys["rsa"])
+    return store.environ(CertificateThumbprint=added.thumbprint)
+
+
+def certificate_in_another_store_name(store: CertStore, keys) -> dict:
+    other = CertStore(store.root, location=store.location, name="WebHosting")
+    other.add(key=keys["rsa"], subject="CN=signing 2027")
+    return store.environ(CertificateSubjectName="CN=signing 2027")
+
+
+def encrypted_pem_without_password(store: CertStore, keys) -> dict:
+    added = store.add(key=keys["rsa"], file_format="pem")
+    certificate, key = added.path.read_bytes().split(b"-----END CERTIFICATE-----\n")
+    encrypted = keys["rsa"].private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(b"pem password"),
+    )
+    added.path.write_bytes(certificate + b"-----END CERTIFICATE-----\n" + encrypted)
+    return store.environ(CertificateThumbprint=added.thumbprint)
+
+
 REFUSALS = [
     (nothing_configured, "TokenOptions:CertificateThumbprint", "no signing certificate configured"),
     (thumbprint_not_found, "TokenOptions:CertificateThumbprint", "1 there: "),
@@ -90,8 +140,34 @@ REFUSALS = [
     (expired, "TokenOptions:CertificateThumbprint", "expired on"),
     (not_yet_valid, "TokenOptions:CertificateThumbprint", "not valid until"),
     (rsa_1024, "TokenOptions:CertificateThumbprint", "RSA-1024"),
+    (roca_key, "TokenOptions:CertificateThumbprint", "ROCA fingerprint (CVE-2017-15361)"),
+    (
+        roca_key_published,
+        "TokenOptions:AdditionalValidationCertificates",
+        "ROCA fingerprint (CVE-2017-15361)",
+    ),
     (revoked_thumbprint, "TokenOptions:CertificateThumbprint", "is revoked"),
     (development_key, "TokenOptions:CertificateThumbprint", "is a development key"),
+    (
+        development_key_published,
+        "TokenOptions:AdditionalValidationCertificates",
+        "is a development key; Production requires a real certificate",
+    ),
+    (
+        certificate_in_another_location,
+        "TokenOptions:CertificateStoreLocation",
+        "set TokenOptions:CertificateStoreLocation=CurrentUser",
+    ),
+    (
+        certificate_in_another_store_name,
+        "TokenOptions:CertificateStoreName",
+        "set TokenOptions:CertificateStoreName=WebHosting",
+    ),
+    (
+        encrypted_pem_without_password,
+        "TokenOptions:CertificatePassword",
+        "wrong or missing password",
+    ),
 ]
 IDS = [case.__name__ for case, _, _ in REFUSALS]
 

@@ -95,7 +95,7 @@ def test_next_and_retired_certificates_are_published_but_never_sign(
     )
     app = create_app(settings)
     kids = [entry["kid"] for entry in app.test_client().get(JWKS_PATH).get_json()["keys"]]
-    assert kids == [current.thumbprint, upcoming.thumbprint, retired.thumbprint]
+    assert kids == sorted([current.thumbprint, upcoming.thumbprint, retired.thumbprint])
     roles = {key.kid: key.role for key in app.extensions["tokenidp"].keyring.keys}
     assert roles == {
         current.thumbprint: "signing",
@@ -121,3 +121,70 @@ def test_documents_are_rendered_once_not_per_request(app):
     precomputed = app.extensions["tokenidp"].documents.jwks.body
     for _ in range(2):
         assert app.test_client().get(JWKS_PATH).data is precomputed
+
+
+# OpenID Connect Discovery 1.0 §3 and RFC 8414 §2: the members each marks REQUIRED.
+OIDC_DISCOVERY_REQUIRED = {
+    "issuer",
+    "authorization_endpoint",
+    "token_endpoint",
+    "jwks_uri",
+    "response_types_supported",
+    "subject_types_supported",
+    "id_token_signing_alg_values_supported",
+}
+RFC8414_REQUIRED = {
+    "issuer",
+    "authorization_endpoint",
+    "token_endpoint",
+    "response_types_supported",
+}
+AUTHORIZATION_ENDPOINT_GRANTS = {"authorization_code", "implicit"}
+
+
+def test_discovery_holds_every_member_both_specifications_require(client):
+    discovery = client.get(DISCOVERY_PATH).get_json()
+    grants = set(discovery["grant_types_supported"])
+    for member in sorted(OIDC_DISCOVERY_REQUIRED | RFC8414_REQUIRED):
+        if member == "authorization_endpoint" and not grants & AUTHORIZATION_ENDPOINT_GRANTS:
+            continue  # RFC 8414 §2: required unless no grant type uses the endpoint
+        assert member in discovery, f"discovery lacks {member}"
+    assert isinstance(discovery["response_types_supported"], list)
+    assert discovery["subject_types_supported"] == ["public"]
+    assert discovery["id_token_signing_alg_values_supported"] == ["RS256"]
+
+
+def test_discovery_and_jwks_answer_cors_requests_from_any_origin(client):
+    for path in (DISCOVERY_PATH, JWKS_PATH):
+        response = client.get(path, headers={"Origin": "https://spa.example"})
+        assert response.headers["Access-Control-Allow-Origin"] == "*"
+        assert "ETag" in response.headers["Access-Control-Expose-Headers"]
+        not_modified = client.get(path, headers={"If-None-Match": response.headers["ETag"]})
+        assert not_modified.status_code == 304
+        assert not_modified.headers["Access-Control-Allow-Origin"] == "*"
+        preflight = client.options(
+            path,
+            headers={
+                "Origin": "https://spa.example",
+                "Access-Control-Request-Method": "GET",
+                "Access-Control-Request-Headers": "if-none-match",
+            },
+        )
+        assert preflight.status_code == 204
+        assert preflight.headers["Access-Control-Allow-Origin"] == "*"
+        assert "GET" in preflight.headers["Access-Control-Allow-Methods"]
+        assert "If-None-Match" in preflight.headers["Access-Control-Allow-Headers"]
+
+
+def test_the_token_endpoint_never_answers_cors(client, basic_auth):
+    origin = {"Origin": "https://spa.example"}
+    issued = client.post(
+        TOKEN_PATH, data={"grant_type": "client_credentials"}, auth=basic_auth, headers=origin
+    )
+    refused = client.post(TOKEN_PATH, data={"grant_type": "client_credentials"}, headers=origin)
+    preflight = client.options(
+        TOKEN_PATH, headers={**origin, "Access-Control-Request-Method": "POST"}
+    )
+    assert (issued.status_code, refused.status_code, preflight.status_code) == (200, 401, 405)
+    for response in (issued, refused, preflight):
+        assert not any(name.startswith("Access-Control-") for name in response.headers.keys())

@@ -19,7 +19,8 @@ from app.config import Settings
 from app.diagnosis import Diagnosis, diagnose_token
 from app.diagnosis.sources import CDN, JwksResponse, configured_origin
 from app.documents import Document, render_documents
-from app.keys.keyring import build_keyring
+from app.keys.keyring import load_keyring
+from app.keys.records import NO_RECORDS
 
 
 def issue_token(settings: Settings, *, at: float | None = None) -> str:
@@ -37,12 +38,12 @@ def issue_token(settings: Settings, *, at: float | None = None) -> str:
 
 def origin_jwks(settings: Settings) -> Document:
     """The JWKS document this configuration renders (what the IdP and the publisher serve)."""
-    keyring = build_keyring(settings, now=dt.datetime.now(dt.UTC))
+    keyring = load_keyring(settings, records=NO_RECORDS, now=dt.datetime.now(dt.UTC))
     return render_documents(settings, keyring).jwks
 
 
 def revoked_kids(settings: Settings) -> frozenset[str]:
-    return build_keyring(settings, now=dt.datetime.now(dt.UTC)).revoked_kids
+    return load_keyring(settings, records=NO_RECORDS, now=dt.datetime.now(dt.UTC)).revoked_kids
 
 
 def cdn_copy(
@@ -87,6 +88,7 @@ def diagnose(
         revoked_kids=revoked_kids(settings),
         now=now,
         leeway_seconds=leeway_seconds,
+        allow_development_keys=settings.is_development,
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from diagnose_support import issue_token, origin_jwks
 from idp_support import run_tokenidp as tokenidp
@@ -113,3 +115,58 @@ def test_running_idp_behind_this_configuration_is_named_with_origin_url(
     )
     assert f"  url            {cdn.url}" in result.stdout.splitlines()
     assert "add --jwks-uri to check that copy too" in result.stderr
+
+
+def test_diagnose_accepts_the_json_token_response(environ, config_dir, token):
+    response = {"access_token": token, "token_type": "Bearer", "expires_in": 3600}
+
+    result = tokenidp(
+        "diagnose", "-", environ=environ, cwd=config_dir, stdin=json.dumps(response, indent=2)
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines()[-1].startswith("verdict: the token validates")
+
+
+def test_diagnose_accepts_an_authorization_header_as_the_argument(environ, config_dir, token):
+    result = tokenidp("diagnose", f"Authorization: Bearer {token}", environ=environ, cwd=config_dir)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_pasted_json_without_an_access_token_is_one_line_and_exit_2(environ, config_dir, token):
+    result = tokenidp("diagnose", json.dumps({"id_token": token}), environ=environ, cwd=config_dir)
+
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "tokenidp: TOKEN: a JSON object without an access_token string"
+    ]
+    assert token not in result.stdout + result.stderr
+
+
+def test_an_unreadable_unrelated_store_file_does_not_stop_diagnose(
+    store, environ, config_dir, token, other_rsa_key
+):
+    unrelated = store.add(key=other_rsa_key, subject="CN=unrelated", file_name="unrelated")
+    unrelated.path.chmod(0)
+    try:
+        result = tokenidp("diagnose", token, environ=environ, cwd=config_dir, as_service_user=True)
+    finally:
+        unrelated.path.chmod(0o600)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_an_unreadable_store_folder_stops_diagnose_with_one_line_and_exit_2(
+    store, environ, config_dir, token
+):
+    store.folder.chmod(0)
+    try:
+        result = tokenidp("diagnose", token, environ=environ, cwd=config_dir, as_service_user=True)
+    finally:
+        store.folder.chmod(0o755)
+
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert len(result.stderr.splitlines()) == 1
+    assert f"{store.folder}: the folder is unreadable: permission denied" in result.stderr

@@ -22,7 +22,7 @@ from jose import jws
 from app.diagnosis import Verdict
 from app.diagnosis.findings import ALG_MISMATCH, DOES_NOT_VERIFY, VERIFIES
 from app.diagnosis.sources import ORIGIN
-from validator import MalformedTokenError
+from tokenidp_validator import MalformedTokenError
 
 
 @pytest.fixture
@@ -139,10 +139,12 @@ def test_running_idp_without_the_new_kid_is_behind(store, config_dir, next_key, 
 def test_kid_published_nowhere_from_another_idp(tmp_path, rsa_key, settings, token, signing):
     from idp_support import CertStore
 
-    elsewhere = CertStore(tmp_path / "other-idp")
+    elsewhere = CertStore(tmp_path / "other-idp" / "certstores")  # its own database beside
     foreign_cert = elsewhere.add(key=rsa_key, subject="CN=someone else")
-    foreign = elsewhere.settings(
-        tmp_path, CertificateThumbprint=foreign_cert.thumbprint, Issuer="https://other.example"
+    foreign = elsewhere.settings(  # its own configuration folder, and so its own database
+        elsewhere.root,
+        CertificateThumbprint=foreign_cert.thumbprint,
+        Issuer="https://other.example",
     )
     diagnosis = diagnose(issue_token(foreign), settings, cdn_copy(origin_jwks(settings)))
 
