@@ -4,10 +4,7 @@ the signing key missing at `JwksUri`, or an instance still on another keyring.""
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
-import threading
 import time
 
 import pytest
@@ -20,18 +17,6 @@ from publisher.cli import run as run_publisher
 CACHE_MAX_AGE = 300
 ACTIVATION_DELAY = 3600  # the defaults
 ACCESS_TOKEN_LIFETIME = 3600
-
-
-@pytest.fixture
-def file_cdn(tmp_path):
-    """The publisher's file:// target served over HTTP on loopback: the CDN stand-in."""
-    folder = tmp_path / "published"
-    folder.mkdir()
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield folder, f"http://127.0.0.1:{server.server_address[1]}/.well-known/jwks.json"
-    server.shutdown()
 
 
 @pytest.fixture
