@@ -97,11 +97,15 @@ def protocol_routes(services: IdpServices) -> dict[str, Endpoint]:
     from app.oauth.revocation import RevocationEndpoint
     from app.oauth.token import TokenEndpoint
     from app.oauth.wellknown import DocumentEndpoint
+    from app.ops import metrics
+    from app.ops.metrics import TimedEndpoint
+    from app.ops.metrics_endpoint import METRICS_PATH, MetricsEndpoint
 
     routes: dict[str, Endpoint] = {
         path: DocumentEndpoint(services.keys, path) for path in (JWKS_PATH, DISCOVERY_PATH)
     }
-    routes[TOKEN_PATH] = TokenEndpoint(services)
+    routes[TOKEN_PATH] = TimedEndpoint(TokenEndpoint(services), metrics.token_request_observer())
     routes[INTROSPECTION_PATH] = IntrospectionEndpoint(services)
     routes[REVOCATION_PATH] = RevocationEndpoint(services)
+    routes[METRICS_PATH] = MetricsEndpoint(services)
     return routes

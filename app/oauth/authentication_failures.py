@@ -10,6 +10,7 @@ from app.audit.events import CLIENT_AUTHENTICATION_FAILED, AuditEvent, record
 from app.http.messages import OAuthRequest
 from app.logs import presented
 from app.oauth.errors import InvalidClientError
+from app.ops import metrics
 from app.services import IdpServices
 from app.storage import StorageUnavailableError
 
@@ -19,6 +20,7 @@ log = logging.getLogger("tokenidp")
 async def record_failed_authentication(
     services: IdpServices, error: InvalidClientError, request: OAuthRequest
 ) -> None:
+    metrics.client_authentication_failed(error.reason)
     log.warning(
         "client authentication failed: client_id=%s address=%s: %s",
         presented(error.presented_client_id),

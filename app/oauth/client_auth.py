@@ -34,12 +34,20 @@ async def authenticate_client(
         secret, candidates=client.secrets if client else (), now=int(clients.clock())
     )
     if client is None or check is SecretCheck.WRONG:
-        raise InvalidClientError("client authentication failed", presented_client_id=client_id)
+        raise InvalidClientError(
+            "client authentication failed",
+            presented_client_id=client_id,
+            reason="unknown_client" if client is None else "wrong_secret",
+        )
     if client.is_disabled:
-        raise InvalidClientError("this client is disabled", presented_client_id=client_id)
+        raise InvalidClientError(
+            "this client is disabled", presented_client_id=client_id, reason="disabled"
+        )
     if check is SecretCheck.EXPIRED:
         raise InvalidClientError(
-            "this client secret has expired (it was rotated out)", presented_client_id=client_id
+            "this client secret has expired (it was rotated out)",
+            presented_client_id=client_id,
+            reason="expired_secret",
         )
     return client
 
@@ -58,6 +66,7 @@ def _presented_credentials(authorization: str | None, form: Mapping[str, str]) -
     raise InvalidClientError(
         "client authentication required (client_secret_basic or client_secret_post)",
         presented_client_id=form.get("client_id"),
+        reason="missing_credentials",
     )
 
 
@@ -66,7 +75,9 @@ def _basic_credentials(authorization: str) -> tuple[str, str]:
     scheme, _, encoded = authorization.partition(" ")
     if scheme.lower() != "basic":
         raise InvalidClientError(
-            "only Basic client authentication is accepted", presented_client_id=None
+            "only Basic client authentication is accepted",
+            presented_client_id=None,
+            reason="unsupported_method",
         )
     try:
         decoded = base64.b64decode(encoded.strip(), validate=True).decode()
@@ -74,5 +85,7 @@ def _basic_credentials(authorization: str) -> tuple[str, str]:
         decoded = ""
     client_id, colon, secret = decoded.partition(":")
     if not colon or not client_id:
-        raise InvalidClientError("malformed Basic credentials", presented_client_id=None)
+        raise InvalidClientError(
+            "malformed Basic credentials", presented_client_id=None, reason="malformed_credentials"
+        )
     return unquote_plus(client_id), unquote_plus(secret)

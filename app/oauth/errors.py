@@ -57,15 +57,23 @@ class MethodNotAllowedError(InvalidRequestError):
 
 
 class InvalidClientError(OAuthError):
-    """`invalid_client`: 401 with a Basic challenge; remembers who was claimed."""
+    """`invalid_client`: 401 with a Basic challenge; remembers who was claimed, and why it
+    failed as a short code for metrics (`reason`), which the client is never told."""
 
     error = "invalid_client"
     status = 401
     CHALLENGE = {"WWW-Authenticate": 'Basic realm="tokenidp"'}
 
-    def __init__(self, description: str, *, presented_client_id: str | None) -> None:
+    def __init__(
+        self,
+        description: str,
+        *,
+        presented_client_id: str | None,
+        reason: str = "invalid_credentials",
+    ) -> None:
         super().__init__(description, headers=self.CHALLENGE)
         self.presented_client_id = presented_client_id
+        self.reason = reason
 
 
 class InvalidGrantError(OAuthError):

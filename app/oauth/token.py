@@ -25,6 +25,7 @@ from app.oauth.errors import (
     UnsupportedGrantTypeError,
 )
 from app.oauth.grants import GRANTS, Grant
+from app.ops import metrics
 from app.services import IdpServices
 from app.storage import Storage, StorageUnavailableError
 from app.storage.unit_of_work import UnitOfWork
@@ -68,6 +69,7 @@ class TokenEndpoint:
             address=request.remote_address,
         )
         await commit_or_unavailable(self.services.storage, issued.record, event)
+        metrics.token_issued(grant_type, issued.client_id, issued.kid)
         return token_response(issued)
 
 

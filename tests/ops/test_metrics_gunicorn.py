@@ -1,0 +1,65 @@
+"""Metrics under gunicorn with several workers: every worker's counts in one scrape, and a
+dead worker's keyring series gone (prometheus_client's multiprocess mode)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import requests
+from idp_support import CLIENT_ID, CLIENT_SECRET, Gunicorn
+from metrics_support import sample, samples
+
+from app.documents import TOKEN_PATH
+
+
+def keyring_pids(server: Gunicorn) -> set[str]:
+    text = requests.get(f"{server.url}/metrics", timeout=5).text
+    return {labels["pid"] for labels, value in samples(text, "tokenidp_keyring_info") if value}
+
+
+def wait_for(condition, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+def test_every_workers_tokens_are_counted_and_dead_workers_leave(store, config_dir, rsa_key):
+    added = store.add(key=rsa_key)
+    server = Gunicorn(
+        store.environ(CertificateThumbprint=added.thumbprint), cwd=config_dir, workers=2
+    )
+    try:
+        server.wait_ready()
+        with requests.Session() as session:  # one connection per request: both workers serve
+            for _ in range(40):
+                response = requests.post(
+                    f"{server.url}{TOKEN_PATH}",
+                    data={"grant_type": "client_credentials"},
+                    auth=(CLIENT_ID, CLIENT_SECRET),
+                    timeout=5,
+                )
+                assert response.status_code == 200
+            del session
+        text = requests.get(f"{server.url}/metrics", timeout=5).text
+        issued = sample(
+            text,
+            "tokenidp_tokens_issued_total",
+            grant_type="client_credentials",
+            client_id=CLIENT_ID,
+            kid=added.thumbprint,
+        )
+        assert issued == 40
+        assert sample(text, "tokenidp_token_request_duration_seconds_count") == 40
+        wait_for(lambda: len(keyring_pids(server)) == 2)
+        victim = sorted(keyring_pids(server))[0]
+        os.kill(int(victim), signal.SIGKILL)
+        wait_for(lambda: victim not in keyring_pids(server) and len(keyring_pids(server)) == 2)
+        after = requests.get(f"{server.url}/metrics", timeout=5).text
+        assert sample(after, "tokenidp_tokens_issued_total", client_id=CLIENT_ID) == 40, (
+            "a dead worker's counts stay"
+        )
+    finally:
+        server.stop()
