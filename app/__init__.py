@@ -25,6 +25,7 @@ from app.http.wsgi import WsgiAdapter
 from app.keys.expiry import days_left, expires_soon
 from app.keys.live import LiveKeys
 from app.logs import configure_logging
+from app.ops.rate_limits import FailureLimits, LimitStorage
 from app.services import IdpServices
 from app.storage import open_storage, prepare_database
 
@@ -56,6 +57,9 @@ def create_app(
     except ConfigError as error:
         raise with_origin_hint(error, settings) from None
     clients = build_client_registry(settings, storage, clock=clock)
+    limit_storage = LimitStorage(
+        settings.redis_url, key_prefix=settings.rate_limits.redis_key_prefix
+    )
     services = IdpServices(
         settings=settings,
         keys=keys,
@@ -63,6 +67,9 @@ def create_app(
         clock=clock,
         access_log=AccessLog(),
         storage=storage,
+        limit_storage=limit_storage,
+        client_limits=FailureLimits("client", settings.rate_limits, limit_storage),
+        login_limits=FailureLimits("login", settings.rate_limits, limit_storage),
     )
     app = Flask(__name__, instance_path=str(settings.instance_dir.resolve()))
     app.extensions["tokenidp"] = services

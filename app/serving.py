@@ -168,6 +168,7 @@ def start_worker(server: Any, worker: Any) -> None:
     re-evaluates its keyring on its own interval (app/keys/live.py)."""
     services = server.app.wsgi().services
     services.storage.after_fork()
+    services.limit_storage.after_fork()
     services.keys.after_fork()
 
 

@@ -52,6 +52,14 @@ async def authenticate_client(
     return client
 
 
+def presented_client_id(authorization: str | None, form: Mapping[str, str]) -> str | None:
+    """The client id a request claims, or None when its credentials are unreadable."""
+    try:
+        return _presented_credentials(authorization, form)[0]
+    except (InvalidClientError, InvalidRequestError):
+        return form.get("client_id")
+
+
 def _presented_credentials(authorization: str | None, form: Mapping[str, str]) -> tuple[str, str]:
     in_body = "client_secret" in form
     if authorization:

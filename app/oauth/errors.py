@@ -98,6 +98,21 @@ class UnsupportedTokenTypeError(OAuthError):
     error = "unsupported_token_type"
 
 
+class SlowDownError(OAuthError):
+    """429 `slow_down` with `Retry-After`: too many failed authentications (app/ops/rate_limits).
+
+    RFC 6749 has no code for it; `slow_down` (RFC 8628 §3.5, in the IANA OAuth error
+    registry) says "retry later, more slowly", where `invalid_client` would send the
+    client's operator looking for a wrong secret.
+    """
+
+    error = "slow_down"
+    status = 429
+
+    def __init__(self, description: str, *, retry_after_seconds: int) -> None:
+        super().__init__(description, headers={"Retry-After": str(retry_after_seconds)})
+
+
 class ServerError(OAuthError):
     error = "server_error"
     status = 500

@@ -14,10 +14,8 @@ from urllib.parse import unquote_plus
 from app.audit.events import TOKEN_ISSUED, AuditEvent, record
 from app.clients import Client
 from app.http.messages import JSON_TYPE, NO_STORE, OAuthRequest, OAuthResponse
-from app.oauth.authentication_failures import record_failed_authentication
-from app.oauth.client_auth import authenticate_client
+from app.oauth.authentication_failures import authenticate
 from app.oauth.errors import (
-    InvalidClientError,
     InvalidRequestError,
     MethodNotAllowedError,
     TemporarilyUnavailableError,
@@ -48,13 +46,7 @@ class TokenEndpoint:
         if request.method != "POST":
             raise MethodNotAllowedError(request.method, allowed="POST")
         form = read_token_form(request)
-        try:
-            client = await authenticate_client(
-                request.header(b"authorization"), form, clients=self.services.clients
-            )
-        except InvalidClientError as error:
-            await record_failed_authentication(self.services, error, request)
-            raise
+        client = await authenticate(self.services, request, form)
         grant_type, grant = find_grant(form, client)
         issued = await grant(client, form, self.services)  # signed: no transaction held
         event = AuditEvent(
