@@ -43,7 +43,7 @@ from limits.storage import MemoryStorage, RedisStorage
 from limits.strategies import MovingWindowRateLimiter, RateLimiter
 from redis.exceptions import RedisError
 
-from app.audit.events import AuditEvent
+from app.audit.events import CLIENT_RATE_LIMITED, LOGIN_RATE_LIMITED, AuditEvent
 from app.config.settings import RateLimitOptions
 from app.ops import metrics
 
@@ -51,8 +51,6 @@ log = logging.getLogger("tokenidp")
 T = TypeVar("T")
 REDIS_TIMEOUT_SECONDS = 0.25
 REDIS_RETRY_SECONDS = 5.0
-CLIENT_RATE_LIMITED = "client.rate_limited"
-LOGIN_RATE_LIMITED = "login.rate_limited"
 EVENTS = {"client": CLIENT_RATE_LIMITED, "login": LOGIN_RATE_LIMITED}
 
 

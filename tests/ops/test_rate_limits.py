@@ -217,3 +217,35 @@ def test_unreachable_redis_fails_open_to_this_process_with_one_log_line(
     after = client.get("/metrics").get_data(as_text=True)
     name = "tokenidp_rate_limit_storage_errors_total"
     assert sample(after, name) >= sample(before, name) + 1
+
+
+def test_failed_logins_are_limited_as_the_login_page_calls_them(
+    store, config_dir, signing, limits_environ
+):
+    from app.ops.logins import login_failed, login_refusal
+
+    app = make_app(
+        store,
+        config_dir,
+        signing,
+        RateLimits__FailuresPerAddress="10/minute",
+        RateLimits__FailuresPerId="3/minute",
+        **limits_environ,
+    )
+    services = app.extensions["tokenidp"]
+    before = app.test_client().get("/metrics").get_data(as_text=True)
+    for address in ("198.51.100.40", "198.51.100.41", "198.51.100.42"):
+        assert login_refusal(services, address=address, username="alice") is None
+        login_failed(services, address=address, username="alice", reason="wrong_password")
+    refusal = login_refusal(services, address="198.51.100.40", username="alice")
+    assert refusal is not None and refusal.limit == "id"
+    assert "for this account (3 per 1 minute)" in refusal.description
+    assert login_refusal(services, address="192.0.2.50", username="alice") is None
+    assert login_refusal(services, address="198.51.100.40", username="bob") is None
+    login_refusal(services, address="198.51.100.41", username="alice")
+    events = audited(app, "login.rate_limited")
+    assert [(event.subject, event.client_id) for event in events] == [("alice", None)]
+    after = app.test_client().get("/metrics").get_data(as_text=True)
+    name = "tokenidp_login_failures_total"
+    reason = {"reason": "wrong_password"}
+    assert sample(after, name, **reason) == sample(before, name, **reason) + 3
