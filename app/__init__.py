@@ -24,7 +24,7 @@ from app.http.middleware import AccessLog
 from app.http.wsgi import WsgiAdapter
 from app.keys.expiry import days_left, expires_soon
 from app.keys.live import LiveKeys
-from app.logs import configure_logging
+from app.logs import configure_logging, log_format
 from app.ops.rate_limits import FailureLimits, LimitStorage
 from app.services import IdpServices
 from app.storage import open_storage, prepare_database
@@ -65,7 +65,7 @@ def create_app(
         keys=keys,
         clients=clients,
         clock=clock,
-        access_log=AccessLog(),
+        access_log=AccessLog(json=log_format() == "json"),
         storage=storage,
         limit_storage=limit_storage,
         client_limits=FailureLimits("client", settings.rate_limits, limit_storage),

@@ -20,7 +20,7 @@ from typing import Any
 from app.config.values import shown
 from app.errors import ConfigError
 from app.http.h1c import name_unsupported_transfer_coding
-from app.logs import GunicornLogger
+from app.logs import GunicornLogger, log_format
 
 log = logging.getLogger("tokenidp")
 MAX_WORKERS = 256
@@ -41,6 +41,7 @@ def gunicorn_settings(environ: Mapping[str, str]) -> dict[str, Any]:
     global _settings_loaded
     _settings_loaded = True
     name_unsupported_transfer_coding()
+    log_format(environ)  # refused here: one line and exit 2 before gunicorn starts
     prepare_metrics_directory(environ)
     return {
         "bind": bind_address(environ),
