@@ -249,3 +249,24 @@ def test_failed_logins_are_limited_as_the_login_page_calls_them(
     name = "tokenidp_login_failures_total"
     reason = {"reason": "wrong_password"}
     assert sample(after, name, **reason) == sample(before, name, **reason) + 3
+
+
+@requires_redis
+def test_failures_another_instance_counted_are_seen_here_within_a_second(
+    store, config_dir, signing
+):
+    """Each process remembers a clean address for one second (a Redis round trip costs a
+    quarter of a token); failures counted elsewhere hold here once it has passed."""
+    environ = {
+        "TOKENIDP_REDIS_URL": REDIS_URL,
+        "TOKENIDP_REDIS_KEY_PREFIX": f"tokenidp-test-{uuid.uuid4().hex}",
+        "RateLimits__FailuresPerAddress": "3/minute",
+    }
+    first = make_app(store, config_dir, signing, **environ).test_client()
+    second = make_app(store, config_dir, signing, **environ).test_client()
+    assert token(second, CLIENT_SECRET, "198.51.100.60").status_code == 200
+    remembered = time.monotonic()
+    for _ in range(3):
+        assert token(first, "guess", "198.51.100.60").status_code == 401
+    time.sleep(max(0.0, remembered + 1.05 - time.monotonic()))
+    assert token(second, CLIENT_SECRET, "198.51.100.60").status_code == 429
