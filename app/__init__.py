@@ -19,6 +19,7 @@ from app.documents import (
     TOKEN_PATH,
 )
 from app.errors import ConfigError
+from app.http.forwarded import ClientAddresses
 from app.http.messages import Endpoint
 from app.http.middleware import AccessLog
 from app.http.wsgi import WsgiAdapter
@@ -82,7 +83,10 @@ def create_app(
     routes = protocol_routes(services)
     app.extensions[ROUTES] = routes
     app.wsgi_app = WsgiAdapter(  # type: ignore[method-assign]
-        routes, app.wsgi_app, access_log=services.access_log
+        routes,
+        app.wsgi_app,
+        access_log=services.access_log,
+        addresses=ClientAddresses(settings.trusted_proxies),
     )
 
     keyring = keys.keyring

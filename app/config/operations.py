@@ -17,7 +17,9 @@ from app.errors import ConfigError
 
 NETWORKS = "Metrics:AllowedNetworks"
 BEARER = "Metrics:BearerSecretSha256"
+PROXIES = "TOKENIDP_TRUSTED_PROXIES"
 REDIS_SCHEMES = ("redis", "rediss", "unix")
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 def metrics_options(options: Mapping[str, Any]) -> MetricsOptions:
@@ -26,7 +28,8 @@ def metrics_options(options: Mapping[str, Any]) -> MetricsOptions:
     without a bearer secret are refused: metrics would be public."""
     default = MetricsOptions()
     raw_networks = as_list(options.get("allowednetworks"), NETWORKS)
-    networks = tuple(_network(str(item)) for item in raw_networks) or default.allowed_networks
+    networks = tuple(_network(str(item).strip()) for item in raw_networks)
+    networks = networks or default.allowed_networks
     digest = None
     value = text(options, "BearerSecretSha256", BEARER)
     if value is not None:
@@ -68,12 +71,25 @@ def redis_url(environ: Mapping[str, str]) -> str | None:
     return value
 
 
-def _network(value: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+def trusted_proxies(
+    environ: Mapping[str, str], default: tuple[Network, ...]
+) -> tuple[Network, ...]:
+    """`TOKENIDP_TRUSTED_PROXIES`: networks whose `X-Forwarded-For` names the client
+    (default loopback, where the README's nginx is); `none` trusts no proxy."""
+    raw = environ.get(PROXIES)
+    if raw is None or not raw.strip():
+        return default
+    if raw.strip().lower() == "none":
+        return ()
+    return tuple(_network(part.strip(), PROXIES) for part in raw.split(",") if part.strip())
+
+
+def _network(value: str, setting: str = NETWORKS) -> Network:
     try:
-        return ipaddress.ip_network(value.strip(), strict=False)
+        return ipaddress.ip_network(value, strict=False)
     except ValueError:
         raise ConfigError(
-            NETWORKS, f"{shown(value)} is not a network such as 10.0.0.0/8 or ::1/128"
+            setting, f"{shown(value)} is not a network such as 10.0.0.0/8 or ::1/128"
         ) from None
 
 

@@ -102,6 +102,10 @@ class Settings:
     warnings: tuple[str, ...] = ()
     database_url: str | None = field(default=None, repr=False)  # may hold a password
     redis_url: str | None = field(default=None, repr=False)  # may hold a password
+    trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = (
+        ip_network("127.0.0.0/8"),
+        ip_network("::1/128"),
+    )
     metrics: MetricsOptions = field(default_factory=MetricsOptions)
     rate_limits: RateLimitOptions = field(default_factory=RateLimitOptions)
 
