@@ -75,10 +75,12 @@ def create_app(
     app = Flask(__name__, instance_path=str(settings.instance_dir.resolve()))
     app.extensions["tokenidp"] = services
 
+    from app import api
     from app.oauth import health
     from app.oauth.errors import register_error_handlers
 
     app.register_blueprint(health.bp)
+    api.register(app, issuer=settings.token.issuer)
     register_error_handlers(app)
     routes = protocol_routes(services)
     app.extensions[ROUTES] = routes
