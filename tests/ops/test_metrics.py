@@ -7,7 +7,7 @@ import time
 
 import pytest
 from idp_support import CLIENT_ID, CLIENT_SECRET
-from metrics_support import sample, samples
+from ops_support import sample, samples
 
 from app import create_app
 from app.config import hash_client_secret, load_config

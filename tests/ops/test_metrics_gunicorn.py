@@ -9,7 +9,7 @@ import time
 
 import requests
 from idp_support import CLIENT_ID, CLIENT_SECRET, Gunicorn
-from metrics_support import sample, samples
+from ops_support import sample, samples
 
 from app.documents import TOKEN_PATH
 

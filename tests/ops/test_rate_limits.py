@@ -4,14 +4,12 @@ and on Redis, and a correct secret is never locked out by someone else's failure
 from __future__ import annotations
 
 import logging
-import os
 import time
 import uuid
 
 import pytest
-import redis
 from idp_support import CLIENT_ID, CLIENT_SECRET, free_port
-from metrics_support import sample
+from ops_support import REDIS_URL, requires_redis, sample
 from sqlalchemy import select
 
 from app import create_app
@@ -19,17 +17,6 @@ from app.config import load_config
 from app.documents import INTROSPECTION_PATH, TOKEN_PATH
 from app.storage.schema import audit_events
 
-REDIS_URL = os.environ.get("TOKENIDP_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-def redis_answers() -> bool:
-    try:
-        return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=0.5).ping())
-    except redis.RedisError:
-        return False
-
-
-requires_redis = pytest.mark.skipif(not redis_answers(), reason=f"no Redis at {REDIS_URL}")
 STORAGES = ["memory", pytest.param("redis", marks=requires_redis)]
 
 

@@ -1,8 +1,24 @@
-"""Reading `GET /metrics` as Prometheus would: one sample by name and labels."""
+"""Reading `GET /metrics` as Prometheus would, and the Redis the rate-limit tests use."""
 
 from __future__ import annotations
 
+import os
+
+import pytest
+import redis
 from prometheus_client.parser import text_string_to_metric_families
+
+REDIS_URL = os.environ.get("TOKENIDP_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def redis_answers() -> bool:
+    try:
+        return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=0.5).ping())
+    except redis.RedisError:
+        return False
+
+
+requires_redis = pytest.mark.skipif(not redis_answers(), reason=f"no Redis at {REDIS_URL}")
 
 
 def sample(text: str, name: str, **labels: str) -> float:
