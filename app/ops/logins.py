@@ -6,7 +6,7 @@ authentication, keyed by the user name typed and the remote address.
         answer 429 with Retry-After: refusal.retry_after_seconds (refusal.description)
     ...check the password...
     if it failed:
-        login_failed(services, address=address, username=username, reason="wrong_password")
+        record_failed_login(services, address=address, username=username, reason="wrong_password")
 
 Synchronous: the login page is Flask, served from a thread.
 """
@@ -37,8 +37,9 @@ def login_refusal(services: IdpServices, *, address: str, username: str) -> Refu
     return refusal
 
 
-def login_failed(services: IdpServices, *, address: str, username: str, reason: str) -> None:
+def record_failed_login(services: IdpServices, *, address: str, username: str, reason: str) -> None:
     """Count one failed login against the address and the user name, and in the metrics
-    (`reason`: a short code such as `unknown_user` or `wrong_password`)."""
+    (`reason`: a short code such as `unknown_user` or `wrong_password`); this calls
+    `metrics.login_failed` itself."""
     services.login_limits.record_failure(address=address, name=username)
     metrics.login_failed(reason)

@@ -144,6 +144,7 @@ def rate_limited(kind: str, limit: str) -> None:
 
 
 def rate_limit_storage_error() -> None:
+    """Count one rate-limit operation that Redis did not answer (counted in memory instead)."""
     series().rate_limit_storage_errors.inc()
 
 

@@ -209,7 +209,7 @@ def test_unreachable_redis_fails_open_to_this_process_with_one_log_line(
 def test_failed_logins_are_limited_as_the_login_page_calls_them(
     store, config_dir, signing, limits_environ
 ):
-    from app.ops.logins import login_failed, login_refusal
+    from app.ops.logins import login_refusal, record_failed_login
 
     app = make_app(
         store,
@@ -223,7 +223,7 @@ def test_failed_logins_are_limited_as_the_login_page_calls_them(
     before = app.test_client().get("/metrics").get_data(as_text=True)
     for address in ("198.51.100.40", "198.51.100.41", "198.51.100.42"):
         assert login_refusal(services, address=address, username="alice") is None
-        login_failed(services, address=address, username="alice", reason="wrong_password")
+        record_failed_login(services, address=address, username="alice", reason="wrong_password")
     refusal = login_refusal(services, address="198.51.100.40", username="alice")
     assert refusal is not None and refusal.limit == "id"
     assert "for this account (3 per 1 minute)" in refusal.description
