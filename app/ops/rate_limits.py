@@ -158,6 +158,7 @@ class FailureLimits:
         }
         self.storage = storage
         self._clean: dict[str, float] = {}  # address -> until when it is known clean
+        self._audited: dict[tuple[str, str], float] = {}  # (limit, key) -> until when
 
     def check(self, *, address: str, name: str | None | Callable[[], str | None]) -> Refusal | None:
         """A refusal when a limit holds for this attempt, before its secret is checked.
@@ -197,10 +198,17 @@ class FailureLimits:
         """The `client.rate_limited` (or `login.rate_limited`) event for the first refusal
         of a limit's window, else None: an attacker's flood is audited once per window."""
         key = refusal.address if refusal.limit == "address" else _digest(refusal.name or "")
+        now_monotonic = time.monotonic()
+        if self._audited.get((refusal.limit, key), 0.0) > now_monotonic:
+            return None  # this process knows it is audited: no storage call per refusal
         item = self.audited[refusal.limit]
         first = self.storage.run(
             lambda limiter: limiter.hit(item, self.kind, "audited", refusal.limit, key)
         )
+        if len(self._audited) >= MAX_REMEMBERED_CLEAN:
+            self._audited.clear()
+        # Audited here or elsewhere: no need to ask again while this refusal lasts.
+        self._audited[(refusal.limit, key)] = now_monotonic + refusal.retry_after_seconds
         if not first:
             return None
         log.warning(
