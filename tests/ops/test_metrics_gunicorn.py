@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 
 import requests
-from idp_support import CLIENT_ID, CLIENT_SECRET, Gunicorn
+from idp_support import CLIENT_ID, CLIENT_SECRET, ROOT, Gunicorn
 from ops_support import sample, samples
 
 from app.documents import TOKEN_PATH
@@ -33,16 +35,14 @@ def test_every_workers_tokens_are_counted_and_dead_workers_leave(store, config_d
     )
     try:
         server.wait_ready()
-        with requests.Session() as session:  # one connection per request: both workers serve
-            for _ in range(40):
-                response = requests.post(
-                    f"{server.url}{TOKEN_PATH}",
-                    data={"grant_type": "client_credentials"},
-                    auth=(CLIENT_ID, CLIENT_SECRET),
-                    timeout=5,
-                )
-                assert response.status_code == 200
-            del session
+        for _ in range(40):  # a new connection each time: both workers serve
+            response = requests.post(
+                f"{server.url}{TOKEN_PATH}",
+                data={"grant_type": "client_credentials"},
+                auth=(CLIENT_ID, CLIENT_SECRET),
+                timeout=5,
+            )
+            assert response.status_code == 200
         text = requests.get(f"{server.url}/metrics", timeout=5).text
         issued = sample(
             text,
@@ -63,3 +63,34 @@ def test_every_workers_tokens_are_counted_and_dead_workers_leave(store, config_d
         )
     finally:
         server.stop()
+
+
+def test_an_operators_metrics_folder_is_emptied_at_start(store, config_dir, rsa_key, tmp_path):
+    """Counts a previous run left in `PROMETHEUS_MULTIPROC_DIR` are not added to this one's."""
+    folder = tmp_path / "metrics"
+    folder.mkdir()
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from app.ops import metrics; "
+            "metrics.token_issued('client_credentials', 'previous-run', 'OLDKID')",
+        ],
+        env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(folder), "PYTHONPATH": str(ROOT)},
+        check=True,
+    )
+    assert list(folder.glob("*.db")), "the previous run left its counts"
+    added = store.add(key=rsa_key)
+    environ = {
+        **store.environ(CertificateThumbprint=added.thumbprint),
+        "PROMETHEUS_MULTIPROC_DIR": str(folder),
+    }
+    server = Gunicorn(environ, cwd=config_dir, workers=2)
+    try:
+        server.wait_ready()
+        server.issue_token()
+        text = requests.get(f"{server.url}/metrics", timeout=5).text
+    finally:
+        server.stop()
+    assert "previous-run" not in text
+    assert sample(text, "tokenidp_tokens_issued_total", client_id=CLIENT_ID) == 1
