@@ -115,3 +115,69 @@ def issue_code(
 
 def config_path(environ: dict[str, str]) -> Path:
     return Path(environ["TOKENIDP_CONFIG_DIR"])
+
+
+def code_flow_tokens(idp, web_secret: str, *, now: float, scopes=ALL_SCOPES) -> dict:
+    """Tokens from a code redeemed by the web client (the code stored as authorize stores it)."""
+    from app.documents import TOKEN_PATH
+
+    code = issue_code(idp.services.storage, now=now, scopes=scopes)
+    answer = idp.post(
+        TOKEN_PATH,
+        {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI},
+        auth=(WEB_CLIENT_ID, web_secret),
+    )
+    assert answer.status == 200, answer.body
+    return answer.json()
+
+
+def refresh_form(refresh_token: str, **extra: str) -> dict[str, str]:
+    return {"grant_type": "refresh_token", "refresh_token": refresh_token, **extra}
+
+
+async def asgi_post_many(application, path: str, form: dict[str, str], *, auth, count: int):
+    """`count` identical form POSTs in flight at once on one event loop, through the ASGI
+    adapter gunicorn's asgi worker calls; returns (status, JSON body) for each."""
+    import asyncio
+    import json
+    from urllib.parse import urlencode
+
+    credentials = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+    body = urlencode(form).encode()
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"content-type", b"application/x-www-form-urlencoded"),
+            (b"authorization", f"Basic {credentials}".encode()),
+        ],
+        "server": ("127.0.0.1", 5000),
+        "client": ("127.0.0.1", 40000),
+    }
+
+    async def one() -> tuple[int, dict]:
+        incoming = [{"type": "http.request", "body": body, "more_body": False}]
+        sent: list[dict] = []
+
+        async def receive():
+            return incoming.pop(0) if incoming else {"type": "http.disconnect"}
+
+        async def send(message):
+            sent.append(message)
+
+        await application(scope, receive, send)
+        status = next(m["status"] for m in sent if m["type"] == "http.response.start")
+        data = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+        return status, json.loads(data)
+
+    try:
+        return await asyncio.gather(*(one() for _ in range(count)))
+    finally:
+        await application.on_shutdown()
