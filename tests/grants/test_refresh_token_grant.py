@@ -20,7 +20,7 @@ from grants_support import (
 )
 from idp_support import invoke_tokenidp
 from revocation_support import Idp, claims_of, header_of
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.documents import TOKEN_PATH
 from app.keys.records import record_observations
@@ -32,7 +32,7 @@ from app.oauth.refresh_tokens import (
     store_refresh_token,
     token_digest,
 )
-from app.storage.schema import refresh_tokens
+from app.storage.schema import refresh_tokens, users
 
 
 def refresh(idp, web_secret, token: str, **extra: str):
@@ -124,10 +124,6 @@ def test_another_clients_refresh_token_is_refused(idp, web_secret, clock):
 
 def test_a_disabled_user_cannot_refresh(idp, web_secret, clock):
     tokens = code_flow_tokens(idp, web_secret, now=clock())
-    from sqlalchemy import update
-
-    from app.storage.schema import users
-
     with idp.services.storage.transaction() as work:
         work.execute(update(users).values(disabled_at=int(clock())))
     assert refresh(idp, web_secret, tokens["refresh_token"]).json()["error"] == "invalid_grant"
