@@ -1,6 +1,7 @@
 """A standard OpenID Connect client, Authlib's (not our code), against the real IdP under
 gunicorn: authorization code with PKCE, the ID token validated against the JWKS the IdP
-serves (iss, aud, nonce, at_hash), userinfo, and a refresh. On SQLite and PostgreSQL.
+serves (iss, aud, nonce, at_hash), userinfo, and a refresh; then 50 simultaneous refreshes
+across two gunicorn workers, exactly one of which succeeds. On SQLite and PostgreSQL.
 
 The browser step is added when the login page lands: until then the authorization code
 is inserted with `store_code` into the gunicorn's database, with the PKCE challenge, the
@@ -10,6 +11,7 @@ endpoint will store it after a login. Everything after the redirect is Authlib's
 
 from __future__ import annotations
 
+import threading
 import time
 from urllib.parse import parse_qs, urlsplit
 
@@ -157,3 +159,39 @@ def test_authlib_completes_code_pkce_validates_the_id_token_calls_userinfo_and_r
             )
         ).all()
     assert sorted(issued) == [("authorization_code", kid), ("refresh_token", kid)]
+
+
+def test_fifty_simultaneous_refreshes_against_two_gunicorn_workers_give_one_success(server):
+    """Across processes: 50 threads, one refresh token, two workers with their own
+    connections; exactly one gets tokens, the rest `invalid_grant` (retries in grace)."""
+    gunicorn, storage, secret, _ = server
+    code = issue_code(storage, now=time.time())
+    token_url = f"{gunicorn.url}/connect/token"
+    first = requests.post(
+        token_url,
+        data={"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI},
+        auth=(WEB_CLIENT_ID, secret),
+        timeout=10,
+    ).json()
+    barrier = threading.Barrier(50)
+    answers: list[tuple[int, str | None]] = []
+    lock = threading.Lock()
+
+    def use() -> None:
+        form = {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}
+        barrier.wait()
+        response = requests.post(token_url, data=form, auth=(WEB_CLIENT_ID, secret), timeout=30)
+        with lock:
+            answers.append((response.status_code, response.json().get("error")))
+
+    threads = [threading.Thread(target=use) for _ in range(50)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(answers) == [(200, None)] + [(400, "invalid_grant")] * 49
+    with storage.engine.connect() as connection:
+        reused = connection.execute(
+            select(audit_events.c.id).where(audit_events.c.event == "refresh_token.reused")
+        ).all()
+    assert reused == []  # a retry within the grace window revokes nothing

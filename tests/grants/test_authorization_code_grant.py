@@ -19,7 +19,9 @@ from grants_support import (
     WEB_CLIENT_ID,
     Pkce,
     add_user,
+    code_flow_tokens,
     issue_code,
+    refresh_form,
 )
 from idp_support import AUDIENCE, ISSUER
 from jose import jwk, jws
@@ -305,3 +307,25 @@ def test_a_disabled_user_gets_no_tokens(idp, web_secret, clock):
     answer = redeem(idp, code, secret=web_secret)
     assert answer.json()["error"] == "invalid_grant"
     assert "disabled" in answer.json()["error_description"]
+
+
+def test_every_grants_tokens_carry_the_signing_kid_and_the_audit_log_records_it(
+    idp, web_secret, clock, signing_certificate
+):
+    client_credentials = idp.issue()
+    code_flow = code_flow_tokens(idp, web_secret, now=clock())
+    refreshed = idp.post(
+        TOKEN_PATH, refresh_form(code_flow["refresh_token"]), auth=(WEB_CLIENT_ID, web_secret)
+    ).json()
+    tokens = {
+        "client_credentials": client_credentials,
+        "authorization_code": code_flow["access_token"],
+        "refresh_token": refreshed["access_token"],
+    }
+    audited = {row["jti"]: (row["grant_type"], row["kid"]) for row in idp.audit("token.issued")}
+    for grant_type, token in tokens.items():
+        kid = header_of(token)["kid"]
+        assert kid == signing_certificate.thumbprint
+        assert audited[claims_of(token)["jti"]] == (grant_type, kid)
+    for id_token in (code_flow["id_token"], refreshed["id_token"]):
+        assert header_of(id_token)["kid"] == signing_certificate.thumbprint
