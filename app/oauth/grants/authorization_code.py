@@ -19,13 +19,12 @@ from functools import partial
 
 from sqlalchemy import Connection
 
-from app.audit.events import CODE_REPLAYED, AuditEvent
+from app.audit.events import CODE_REPLAYED, AuditEvent, record
 from app.clients import Client
 from app.oauth.codes import CodeGrant, Replayed, find_code, record_issued, redeem_code
 from app.oauth.errors import InvalidGrantError, OAuthError
 from app.oauth.grants.steps import (
     active_person,
-    audit,
     id_token_for,
     read_or_unavailable,
     required,
@@ -93,7 +92,7 @@ async def authorization_code_grant(
             auth_time=found.auth_time,
         )
 
-    def record(work: UnitOfWork) -> OAuthError | None:
+    def record_issue(work: UnitOfWork) -> OAuthError | None:
         redeemed = redeem_code(work, code, now=now)
         if isinstance(redeemed, CodeGrant):
             family = refresh.family_id if refresh is not None else None
@@ -112,7 +111,7 @@ async def authorization_code_grant(
             return InvalidGrantError("the code has already been used")
         return InvalidGrantError("the code is unknown or has expired")
 
-    return issued._replace(record=record, id_token=id_token, refresh_token=refresh_token)
+    return issued._replace(record=record_issue, id_token=id_token, refresh_token=refresh_token)
 
 
 def _read(connection: Connection, *, code: str, now: int) -> tuple[object, Person | None]:
@@ -172,7 +171,7 @@ def revoke_replayed(
     if replayed.issued_refresh_family is not None:
         detail["kind"] = "refresh_family"
         detail["value"] = replayed.issued_refresh_family
-    audit(
+    record(
         work,
         AuditEvent(
             CODE_REPLAYED,

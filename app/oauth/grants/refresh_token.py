@@ -20,13 +20,12 @@ from functools import partial
 
 from sqlalchemy import Connection
 
-from app.audit.events import REFRESH_TOKEN_REUSED, AuditEvent
+from app.audit.events import REFRESH_TOKEN_REUSED, AuditEvent, record
 from app.clients import Client
 from app.config import SCOPE
 from app.oauth.errors import InvalidGrantError, InvalidScopeError, OAuthError
 from app.oauth.grants.steps import (
     active_person,
-    audit,
     id_token_for,
     read_or_unavailable,
     required,
@@ -92,7 +91,7 @@ async def refresh_token_grant(
         auth_time=found.auth_time,
     )
 
-    def record(work: UnitOfWork) -> OAuthError | None:
+    def record_issue(work: UnitOfWork) -> OAuthError | None:
         spent = spend(work, token, now=now)
         if not isinstance(spent, RefreshGrant):
             return refuse_spent(work, spent, now=now)
@@ -102,7 +101,7 @@ async def refresh_token_grant(
         )
         return None
 
-    return issued._replace(record=record, id_token=id_token, refresh_token=successor_token)
+    return issued._replace(record=record_issue, id_token=id_token, refresh_token=successor_token)
 
 
 def _read(
@@ -129,7 +128,7 @@ def refuse_spent(
         return InvalidGrantError("the refresh token has just been used; use its successor")
     if isinstance(spent, Reused):
         revoked = revoke_family(work, spent.family_id, now=now)
-        audit(
+        record(
             work,
             AuditEvent(
                 REFRESH_TOKEN_REUSED,

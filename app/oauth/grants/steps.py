@@ -9,7 +9,6 @@ from typing import TypeVar
 
 from sqlalchemy import Connection
 
-from app.audit.events import AuditEvent, record
 from app.oauth.errors import InvalidGrantError, InvalidRequestError, TemporarilyUnavailableError
 from app.oauth.revocation_rules import RuleKind, rule_from_selector
 from app.oauth.subjects import OPENID_SCOPE, Person, profile_claims
@@ -95,7 +94,3 @@ def revoke_access_token(
         access_token_lifetime_seconds=lifetime_seconds,
     )
     return insert_rule(work, rule, created_at=now, created_by=created_by, reason=None)
-
-
-def audit(work: UnitOfWork, event: AuditEvent) -> None:
-    record(work, event)
