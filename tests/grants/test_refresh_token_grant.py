@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import threading
 
+import pytest
 from clients_support import MovableClock
 from grants_support import (
     ALL_SCOPES,
@@ -256,3 +257,30 @@ def test_the_grace_window_follows_the_idps_clock():
     start = clock()
     clock.advance(REUSE_GRACE_SECONDS)
     assert clock() - start == REUSE_GRACE_SECONDS
+
+
+@pytest.mark.parametrize(
+    ("form", "error"),
+    [
+        ({"grant_type": "refresh_token", "refresh_token": "never-issued"}, "invalid_grant"),
+        ({"grant_type": "refresh_token"}, "invalid_request"),
+        (
+            {"grant_type": "refresh_token", "refresh_token": "x", "scope": " openid"},
+            "invalid_grant",
+        ),
+    ],
+    ids=["unknown", "missing", "unknown-with-bad-scope"],
+)
+def test_bad_refresh_requests_get_oauth_errors(idp, web_secret, form, error):
+    answer = idp.post(TOKEN_PATH, form, auth=(WEB_CLIENT_ID, web_secret))
+    assert answer.status == 400
+    assert answer.json()["error"] == error
+    assert idp.audit("refresh_token.reused") == []
+
+
+def test_an_expired_refresh_token_is_refused(idp, web_secret, clock):
+    tokens = code_flow_tokens(idp, web_secret, now=clock())
+    clock.advance(2_592_000)
+    answer = refresh(idp, web_secret, tokens["refresh_token"])
+    assert answer.json()["error"] == "invalid_grant"
+    assert idp.audit("refresh_token.reused") == []

@@ -36,6 +36,7 @@ from app.oauth.refresh_tokens import (
     RetriedInGrace,
     Reused,
     find_live,
+    find_stored,
     new_refresh_token,
     revoke_family,
     spend,
@@ -54,10 +55,13 @@ async def refresh_token_grant(
 ) -> IssuedToken:
     token = required(form, "refresh_token")
     now = int(services.clock())
-    found, person = await read_or_unavailable(
+    found, stored, person = await read_or_unavailable(
         services.storage, partial(_read, token=token, now=now)
     )
-    if found is None:  # unknown, expired, revoked, or spent: `spend` tells a replay apart
+    if found is None:
+        if not stored:
+            raise InvalidGrantError(INVALID)
+        # Spent, revoked or expired: `spend` tells a retry from a replay, in a transaction.
         refusal = await write_or_unavailable(
             services.storage, partial(_spent_again, token=token, now=now)
         )
@@ -106,10 +110,12 @@ async def refresh_token_grant(
 
 def _read(
     connection: Connection, *, token: str, now: int
-) -> tuple[RefreshGrant | None, Person | None]:
+) -> tuple[RefreshGrant | None, bool, Person | None]:
+    """The live grant, whether the token is stored at all, and the person it is for."""
     found = find_live(connection, token, now=now)
-    person = find_person(connection, found.subject) if found is not None else None
-    return found, person
+    if found is None:
+        return None, find_stored(connection, token) is not None, None
+    return found, True, find_person(connection, found.subject)
 
 
 def _spent_again(work: UnitOfWork, *, token: str, now: int) -> OAuthError:
