@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import threading
 import time
+import warnings
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
 from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session
-from authlib.jose import JsonWebKey, jwt
 from authlib.oidc.core import CodeIDToken
 from grants_support import (
     OIDC_SCOPES,
@@ -42,7 +42,9 @@ from app.storage.engine import create_storage_engine
 from app.storage.migrate import upgrade
 from app.storage.schema import audit_events
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # authlib.jose's notice
+with warnings.catch_warnings():  # authlib.jose says joserfc replaces it in Authlib 2.0
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from authlib.jose import JsonWebKey, jwt
 
 
 @pytest.fixture
