@@ -53,6 +53,7 @@ REFRESH_TOKEN_GRANT = "refresh_token"
 async def authorization_code_grant(
     client: Client, form: Mapping[str, str], services: IdpServices
 ) -> IssuedToken:
+    """Tokens for a code's one redemption; the redemption itself is decided at commit."""
     code = required(form, "code")
     now = int(services.clock())
     found, person = await read_or_unavailable(services.storage, partial(_read, code=code, now=now))

@@ -53,6 +53,8 @@ INVALID = "the refresh token is invalid, expired or revoked"
 async def refresh_token_grant(
     client: Client, form: Mapping[str, str], services: IdpServices
 ) -> IssuedToken:
+    """New tokens for a live refresh token; whether this use is its one use is decided at
+    commit."""
     token = required(form, "refresh_token")
     now = int(services.clock())
     found, stored, person = await read_or_unavailable(

@@ -23,6 +23,7 @@ T = TypeVar("T")
 
 
 def required(form: Mapping[str, str], name: str) -> str:
+    """A parameter the grant cannot go without, or `invalid_request` (RFC 6749 §5.2)."""
     value = form.get(name)
     if not value:
         raise InvalidRequestError(f"{name} is required")
@@ -39,6 +40,7 @@ async def read_or_unavailable(storage: Storage, query: Callable[[Connection], T]
 
 
 async def write_or_unavailable(storage: Storage, unit: Callable[[UnitOfWork], T]) -> T:
+    """`unit` committed (a replay's revocation), or 503: never answered before it commits."""
     try:
         return await storage.write(unit)
     except StorageUnavailableError as error:
