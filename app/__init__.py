@@ -17,6 +17,7 @@ from app.documents import (
     JWKS_PATH,
     REVOCATION_PATH,
     TOKEN_PATH,
+    USERINFO_PATH,
 )
 from app.errors import ConfigError
 from app.http.forwarded import ClientAddresses
@@ -109,6 +110,7 @@ def protocol_routes(services: IdpServices) -> dict[str, Endpoint]:
     from app.oauth.introspection import IntrospectionEndpoint
     from app.oauth.revocation import RevocationEndpoint
     from app.oauth.token import TokenEndpoint
+    from app.oauth.userinfo import UserinfoEndpoint
     from app.oauth.wellknown import DocumentEndpoint
     from app.ops import metrics
     from app.ops.metrics import TimedEndpoint
@@ -120,5 +122,6 @@ def protocol_routes(services: IdpServices) -> dict[str, Endpoint]:
     routes[TOKEN_PATH] = TimedEndpoint(TokenEndpoint(services), metrics.token_request_observer())
     routes[INTROSPECTION_PATH] = IntrospectionEndpoint(services)
     routes[REVOCATION_PATH] = RevocationEndpoint(services)
+    routes[USERINFO_PATH] = UserinfoEndpoint(services)
     routes[METRICS_PATH] = MetricsEndpoint(services)
     return routes

@@ -9,7 +9,7 @@ authentication is counted against both, logged, counted in the metrics and audit
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
 
 from app.audit.events import CLIENT_AUTHENTICATION_FAILED, AuditEvent, record
@@ -27,9 +27,17 @@ log = logging.getLogger("tokenidp")
 
 
 async def authenticate(
-    services: IdpServices, request: OAuthRequest, form: Mapping[str, str]
+    services: IdpServices,
+    request: OAuthRequest,
+    form: Mapping[str, str],
+    *,
+    verify: Callable[[], Awaitable[Client]] | None = None,
 ) -> Client:
-    """The authenticated client, or `slow_down` (429) or `invalid_client` (401)."""
+    """The authenticated client, or `slow_down` (429) or `invalid_client` (401).
+
+    `verify` checks the credentials when an endpoint accepts more than a client secret (the
+    token endpoint's public clients); by default, `authenticate_client`.
+    """
     authorization = request.header(b"authorization")
     limits = services.client_limits
     refusal = limits.check(
@@ -42,7 +50,10 @@ async def authenticate(
             await _audit(services, event, "client rate limit")
         raise SlowDownError(refusal.description, retry_after_seconds=refusal.retry_after_seconds)
     try:
-        client = await authenticate_client(authorization, form, clients=services.clients)
+        if verify is None:
+            client = await authenticate_client(authorization, form, clients=services.clients)
+        else:
+            client = await verify()
     except InvalidClientError as error:
         limits.record_failure(address=request.remote_address, name=error.presented_client_id)
         await record_failed_authentication(services, error, request)
