@@ -33,7 +33,7 @@ class IdpServices:
     storage: Storage
     limit_storage: LimitStorage
     client_limits: FailureLimits  # failed client authentication (app/oauth/authentication_failures)
-    login_limits: FailureLimits  # failed logins: the login page calls check and record_failure
+    login_limits: FailureLimits  # failed logins: the login page calls app/ops/logins.py
 
     def key_state(self) -> KeyState:
         """The current keys: read once per request, used for all of it."""
