@@ -20,12 +20,14 @@ from app.documents import (
     USERINFO_PATH,
 )
 from app.errors import ConfigError
+from app.http.forwarded import ClientAddresses
 from app.http.messages import Endpoint
 from app.http.middleware import AccessLog
 from app.http.wsgi import WsgiAdapter
 from app.keys.expiry import days_left, expires_soon
 from app.keys.live import LiveKeys
-from app.logs import configure_logging
+from app.logs import configure_logging, log_format
+from app.ops.rate_limits import FailureLimits, LimitStorage
 from app.services import IdpServices
 from app.storage import open_storage, prepare_database
 
@@ -57,13 +59,19 @@ def create_app(
     except ConfigError as error:
         raise with_origin_hint(error, settings) from None
     clients = build_client_registry(settings, storage, clock=clock)
+    limit_storage = LimitStorage(
+        settings.redis_url, key_prefix=settings.rate_limits.redis_key_prefix
+    )
     services = IdpServices(
         settings=settings,
         keys=keys,
         clients=clients,
         clock=clock,
-        access_log=AccessLog(),
+        access_log=AccessLog(json=log_format() == "json"),
         storage=storage,
+        limit_storage=limit_storage,
+        client_limits=FailureLimits("client", settings.rate_limits, limit_storage),
+        login_limits=FailureLimits("login", settings.rate_limits, limit_storage),
     )
     app = Flask(__name__, instance_path=str(settings.instance_dir.resolve()))
     app.extensions["tokenidp"] = services
@@ -78,7 +86,10 @@ def create_app(
     routes = protocol_routes(services)
     app.extensions[ROUTES] = routes
     app.wsgi_app = WsgiAdapter(  # type: ignore[method-assign]
-        routes, app.wsgi_app, access_log=services.access_log
+        routes,
+        app.wsgi_app,
+        access_log=services.access_log,
+        addresses=ClientAddresses(settings.trusted_proxies),
     )
 
     keyring = keys.keyring
@@ -101,12 +112,16 @@ def protocol_routes(services: IdpServices) -> dict[str, Endpoint]:
     from app.oauth.token import TokenEndpoint
     from app.oauth.userinfo import UserinfoEndpoint
     from app.oauth.wellknown import DocumentEndpoint
+    from app.ops import metrics
+    from app.ops.metrics import TimedEndpoint
+    from app.ops.metrics_endpoint import METRICS_PATH, MetricsEndpoint
 
     routes: dict[str, Endpoint] = {
         path: DocumentEndpoint(services.keys, path) for path in (JWKS_PATH, DISCOVERY_PATH)
     }
-    routes[TOKEN_PATH] = TokenEndpoint(services)
+    routes[TOKEN_PATH] = TimedEndpoint(TokenEndpoint(services), metrics.token_request_observer())
     routes[INTROSPECTION_PATH] = IntrospectionEndpoint(services)
     routes[REVOCATION_PATH] = RevocationEndpoint(services)
     routes[USERINFO_PATH] = UserinfoEndpoint(services)
+    routes[METRICS_PATH] = MetricsEndpoint(services)
     return routes

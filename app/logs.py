@@ -1,5 +1,9 @@
 """One log format for the IdP and gunicorn: ISO 8601 time with zone, pid, level, logger.
 
+With `TOKENIDP_LOG_FORMAT=json`, the same records as one JSON object a line (`time`,
+`level`, `logger`, `pid`, `message`, and `exception` when there is one), for the app, the
+access log (app/http/middleware.py) and gunicorn's own messages alike.
+
 Nothing logged ever holds a secret or a token: the access log records the path without
 its query, and values a client presents are quoted and cut (`presented`).
 """
@@ -7,14 +11,36 @@ its query, and values a client presents are quoted and cut (`presented`).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
+import os
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 from gunicorn import glogging
 
+from app.errors import ConfigError
+
 LOG_FORMAT = "%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s"
+LOG_FORMAT_VARIABLE = "TOKENIDP_LOG_FORMAT"
+LOG_FORMATS = ("text", "json")
 MAX_PRESENTED = 64
+
+
+def log_format(environ: Mapping[str, str] | None = None) -> str:
+    """`TOKENIDP_LOG_FORMAT`: `text` (the default) or `json`; anything else is refused."""
+    raw = (os.environ if environ is None else environ).get(LOG_FORMAT_VARIABLE) or "text"
+    value = raw.strip().lower()
+    if value not in LOG_FORMATS:
+        shown = raw if len(raw) <= 40 else f"{raw[:39]}…"
+        raise ConfigError(LOG_FORMAT_VARIABLE, f"{shown!r} is not one of {', '.join(LOG_FORMATS)}")
+    return value
+
+
+def json_line(fields: Mapping[str, Any]) -> str:
+    """One JSON object on one line: control characters escaped, so no forged lines."""
+    return json.dumps(fields, separators=(",", ":"), default=str)
 
 
 _second_cache: tuple[int, str, str] = (-1, "", "")
@@ -45,12 +71,42 @@ class IsoTimeFormatter(logging.Formatter):
         return iso_timestamp(record.created)
 
 
+class JsonFormatter(logging.Formatter):
+    """A record as one JSON object a line; `logger` overrides the record's name (gunicorn's
+    records are named `gunicorn.error`, shown as `gunicorn` as in the text format)."""
+
+    def __init__(self, *, logger: str | None = None) -> None:
+        super().__init__()
+        self.logger = logger
+
+    def format(self, record: logging.LogRecord) -> str:
+        fields = {
+            "time": iso_timestamp(record.created),
+            "level": record.levelname,
+            "logger": self.logger or record.name,
+            "pid": record.process,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            fields["exception"] = self.formatException(record.exc_info)
+        elif record.exc_text:
+            fields["exception"] = record.exc_text
+        return json_line(fields)
+
+
+def formatter(*, logger: str | None = None) -> logging.Formatter:
+    """The formatter `TOKENIDP_LOG_FORMAT` asks for."""
+    if log_format() == "json":
+        return JsonFormatter(logger=logger)
+    return IsoTimeFormatter(LOG_FORMAT.replace("%(name)s", logger) if logger else LOG_FORMAT)
+
+
 def configure_logging() -> None:
     """One stderr handler for the `tokenidp` logger, unless the host configured one."""
     log = logging.getLogger("tokenidp")
     if not log.handlers:
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(IsoTimeFormatter(LOG_FORMAT))
+        handler.setFormatter(formatter())
         log.addHandler(handler)
         log.setLevel(logging.INFO)
         log.propagate = False
@@ -66,7 +122,7 @@ class GunicornLogger(glogging.Logger):
     def setup(self, cfg: Any) -> None:
         super().setup(cfg)
         for handler in self.error_log.handlers:
-            handler.setFormatter(IsoTimeFormatter(LOG_FORMAT.replace("%(name)s", "gunicorn")))
+            handler.setFormatter(formatter(logger="gunicorn"))
         self._access_log_enabled = False
 
     def access(self, *args: Any, **kwargs: Any) -> None:

@@ -15,6 +15,7 @@ from app.http.middleware import AccessLog
 from app.keys.keyring import Keyring
 from app.keys.live import KeyState, LiveKeys
 from app.oauth.errors import TemporarilyUnavailableError
+from app.ops.rate_limits import FailureLimits, LimitStorage
 from app.storage import Storage
 from app.tokens.issuer import AccessTokenIssuer
 
@@ -30,6 +31,9 @@ class IdpServices:
     clock: Callable[[], float]
     access_log: AccessLog
     storage: Storage
+    limit_storage: LimitStorage
+    client_limits: FailureLimits  # failed client authentication (app/oauth/authentication_failures)
+    login_limits: FailureLimits  # failed logins: the login page calls app/ops/logins.py
 
     def key_state(self) -> KeyState:
         """The current keys: read once per request, used for all of it."""

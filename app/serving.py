@@ -9,21 +9,27 @@ import errno
 import ipaddress
 import logging
 import os
+import shutil
 import socket
 import sys
+import tempfile
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from app.config.values import shown
 from app.errors import ConfigError
 from app.http.h1c import name_unsupported_transfer_coding
-from app.logs import GunicornLogger
+from app.logs import GunicornLogger, log_format
 
 log = logging.getLogger("tokenidp")
 MAX_WORKERS = 256
+METRICS_DIRECTORY_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 KEEPALIVE_SECONDS = 5  # an idle keep-alive connection is closed after this long
 GRACEFUL_TIMEOUT_SECONDS = 10  # on SIGTERM, in-flight requests get this long to finish
 _settings_loaded = False
+_owned_metrics_directory: Path | None = None
+_metrics_directory: str | None = None
 
 
 def gunicorn_settings(environ: Mapping[str, str]) -> dict[str, Any]:
@@ -35,6 +41,8 @@ def gunicorn_settings(environ: Mapping[str, str]) -> dict[str, Any]:
     global _settings_loaded
     _settings_loaded = True
     name_unsupported_transfer_coding()
+    log_format(environ)  # refused here: one line and exit 2 before gunicorn starts
+    prepare_metrics_directory(environ)
     return {
         "bind": bind_address(environ),
         "workers": worker_count(environ),
@@ -49,8 +57,47 @@ def gunicorn_settings(environ: Mapping[str, str]) -> dict[str, Any]:
         "on_starting": refuse_unusable_addresses,
         "when_ready": announce_ready,
         "post_fork": start_worker,
+        "child_exit": forget_worker_metrics,
+        "on_exit": remove_metrics_directory,
         "on_reload": rebuild_app,
     }
+
+
+def prepare_metrics_directory(environ: Mapping[str, str]) -> str:
+    """An empty folder for prometheus_client's multiprocess files, named in
+    `PROMETHEUS_MULTIPROC_DIR` before prometheus_client is imported (it reads the variable
+    once, at import): each worker writes its own files and a scrape adds them all up.
+
+    An operator's folder is emptied (counts of a previous run would be added to this
+    one's); otherwise a new private folder under the temporary directory, removed at exit.
+    """
+    global _owned_metrics_directory, _metrics_directory
+    if _metrics_directory is not None:  # gunicorn reads its settings again on HUP: keep it
+        return _metrics_directory
+    configured = environ.get(METRICS_DIRECTORY_VARIABLE)
+    if configured:
+        folder = Path(configured)
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.glob("*.db"):
+            stale.unlink(missing_ok=True)
+    else:
+        folder = Path(tempfile.mkdtemp(prefix="tokenidp-metrics-"))
+        _owned_metrics_directory = folder
+    os.environ[METRICS_DIRECTORY_VARIABLE] = _metrics_directory = str(folder)
+    return _metrics_directory
+
+
+def forget_worker_metrics(server: Any, worker: Any) -> None:
+    """gunicorn's `child_exit`: a dead worker's gauges leave /metrics (its counts stay)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def remove_metrics_directory(server: Any) -> None:
+    """gunicorn's `on_exit`: the folder this master made goes with it."""
+    if _owned_metrics_directory is not None:
+        shutil.rmtree(_owned_metrics_directory, ignore_errors=True)
 
 
 def settings_loaded() -> bool:
@@ -148,6 +195,7 @@ def start_worker(server: Any, worker: Any) -> None:
     re-evaluates its keyring on its own interval (app/keys/live.py)."""
     services = server.app.wsgi().services
     services.storage.after_fork()
+    services.limit_storage.after_fork()
     services.keys.after_fork()
 
 

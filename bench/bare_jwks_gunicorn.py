@@ -6,3 +6,7 @@ from app.gunicorn_config import *  # noqa: F403
 
 def when_ready(server) -> None:
     """Nothing to announce: the bare route has no keys."""
+
+
+def post_fork(server, worker) -> None:
+    """Nothing to start: the bare route has no storage, limits or keyring."""

@@ -19,6 +19,8 @@ from app.storage.unit_of_work import UnitOfWork
 
 TOKEN_ISSUED = "token.issued"
 CLIENT_AUTHENTICATION_FAILED = "client.authentication_failed"
+CLIENT_RATE_LIMITED = "client.rate_limited"  # once per window of a limit (app/ops/rate_limits)
+LOGIN_RATE_LIMITED = "login.rate_limited"
 TOKEN_REVOKED = "token.revoked"
 # A code redeemed twice (RFC 6749 §4.1.2), a spent refresh token after its grace window
 # (RFC 9700 §4.14.2): what the first use issued is revoked.

@@ -58,9 +58,14 @@ def show(wide: bool, as_json: bool) -> None:
     """The effective configuration: each setting's value and source; secrets masked."""
     settings = command_settings()
     password_file = settings.token.certificate_password_file
-    shown = _process_settings(settings, os.environ) + [
-        _token_setting(setting, settings, password_file=password_file) for setting in TOKEN_SETTINGS
-    ]
+    shown = (
+        _process_settings(settings, os.environ)
+        + [
+            _token_setting(setting, settings, password_file=password_file)
+            for setting in TOKEN_SETTINGS
+        ]
+        + _operations_settings(settings, os.environ)
+    )
     client_sources = _client_sources(settings)
     if as_json:
         document = {
@@ -111,6 +116,29 @@ def _process_settings(settings: Settings, environ: Mapping[str, str]) -> list[_S
         _Shown("TOKENIDP_ENVIRONMENT", settings.environment, source("TOKENIDP_ENVIRONMENT")),
         _Shown("TOKENIDP_CONFIG_DIR", settings.config_dir, source("TOKENIDP_CONFIG_DIR")),
         _Shown("TOKENIDP_INSTANCE_DIR", settings.instance_dir, source("TOKENIDP_INSTANCE_DIR")),
+    ]
+
+
+def _operations_settings(settings: Settings, environ: Mapping[str, str]) -> list[_Shown]:
+    """Metrics, rate limits, logs and proxies (README: Operations); the Redis URL and the
+    metrics secret's digest show only whether they are set."""
+
+    def variable(name: str, value: object) -> _Shown:
+        return _Shown(name, value, f"${name}" if environ.get(name) else DEFAULT)
+
+    def setting(name: str, value: object) -> _Shown:
+        return _Shown(name, value, settings.origin(name))
+
+    metrics, limits = settings.metrics, settings.rate_limits
+    return [
+        setting("Metrics:AllowedNetworks", tuple(map(str, metrics.allowed_networks))),
+        setting("Metrics:BearerSecretSha256", SET if metrics.bearer_secret_sha256 else None),
+        setting("RateLimits:FailuresPerAddress", limits.per_address),
+        setting("RateLimits:FailuresPerId", limits.per_id),
+        variable("TOKENIDP_REDIS_URL", SET if settings.redis_url else None),
+        variable("TOKENIDP_REDIS_KEY_PREFIX", limits.redis_key_prefix),
+        variable("TOKENIDP_TRUSTED_PROXIES", tuple(map(str, settings.trusted_proxies))),
+        variable("TOKENIDP_LOG_FORMAT", environ.get("TOKENIDP_LOG_FORMAT") or "text"),
     ]
 
 

@@ -33,8 +33,8 @@ class _GunicornServer(BaseApplication):
 @click.option("--workers", type=click.IntRange(min=1), help="default TOKENIDP_WORKERS or cores")
 def serve(bind: str | None, workers: int | None) -> None:
     """Resolve the signing key, then serve under gunicorn (exit 2 if the key is refused)."""
+    options = gunicorn_settings(os.environ)  # first: it names the metrics folder
     app = serve_application(create_app(command_settings()))
-    options = gunicorn_settings(os.environ)
     if bind:
         options["bind"] = bind
     if workers:

@@ -14,6 +14,12 @@ from types import MappingProxyType
 from typing import Any
 
 from app.client_secrets import configured_digest, hash_client_secret
+from app.config.operations import (
+    metrics_options,
+    rate_limit_options,
+    redis_url,
+    trusted_proxies,
+)
 from app.config.schema import SECRET_SETTINGS
 from app.config.settings import (
     ENVIRONMENTS,
@@ -63,6 +69,10 @@ def load_config(
         origins=MappingProxyType(dict(raw.origins)),
         warnings=tuple(raw.warnings + _secrets_in_files(raw, environment)),
         database_url=environ.get("TOKENIDP_DATABASE_URL") or None,
+        redis_url=redis_url(environ),
+        trusted_proxies=trusted_proxies(environ, Settings.trusted_proxies),
+        metrics=metrics_options(section(raw.tree, "metrics", "Metrics")),
+        rate_limits=rate_limit_options(section(raw.tree, "ratelimits", "RateLimits"), environ),
     )
 
 

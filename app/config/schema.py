@@ -45,7 +45,9 @@ TOKEN_SETTINGS = (
 )
 CLIENT_KEYS = ("ClientId", "ClientSecrets", "AllowedGrantTypes", "AllowedScopes")
 CLIENT_SECRET_KEYS = ("Value",)
-SECTIONS = ("TokenOptions", "Clients")
+METRICS_KEYS = ("AllowedNetworks", "BearerSecretSha256")
+RATE_LIMIT_KEYS = ("FailuresPerAddress", "FailuresPerId")
+SECTIONS = ("TokenOptions", "Clients", "Metrics", "RateLimits")
 # Settings that hold a secret: masked by `config show`, and warned about when in a file.
 SECRET_SETTINGS = ("TokenOptions:CertificatePassword",)
 
@@ -69,6 +71,10 @@ def unknown_setting_warnings(document: object, *, source: str) -> list[str]:
         elif lowered == "tokenoptions" and isinstance(value, dict):
             keys = [setting.key for setting in TOKEN_SETTINGS]
             warnings += _unknown_keys(value, keys, "TokenOptions", source)
+        elif lowered == "metrics" and isinstance(value, dict):
+            warnings += _unknown_keys(value, METRICS_KEYS, "Metrics", source)
+        elif lowered == "ratelimits" and isinstance(value, dict):
+            warnings += _unknown_keys(value, RATE_LIMIT_KEYS, "RateLimits", source)
         elif lowered == "clients":
             for index, client in _items(value):
                 prefix = f"Clients:{index}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from types import MappingProxyType
 
@@ -54,6 +55,35 @@ class TokenOptions:
 
 
 @dataclass(frozen=True)
+class MetricsOptions:
+    """The `Metrics` section: who may read `GET /metrics`.
+
+    A request must come from one of `allowed_networks` (default loopback only: Prometheus
+    scrapes each instance from its own network, and metrics name clients and keys) and,
+    when `bearer_secret_sha256` is set, carry `Authorization: Bearer <secret>`.
+    """
+
+    allowed_networks: tuple[IPv4Network | IPv6Network, ...] = (
+        ip_network("127.0.0.0/8"),
+        ip_network("::1/128"),
+    )
+    bearer_secret_sha256: bytes | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class RateLimitOptions:
+    """The `RateLimits` section: failed authentications allowed per moving window.
+
+    `per_address`: failures from one remote address (any client id or user name);
+    `per_id`: failures naming one client id or user name, from any address.
+    """
+
+    per_address: str = "20/minute"
+    per_id: str = "10/minute"
+    redis_key_prefix: str = "tokenidp"
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the IdP, the publisher and the CLI read from configuration.
 
@@ -71,6 +101,13 @@ class Settings:
     origins: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     warnings: tuple[str, ...] = ()
     database_url: str | None = field(default=None, repr=False)  # may hold a password
+    redis_url: str | None = field(default=None, repr=False)  # may hold a password
+    trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = (
+        ip_network("127.0.0.0/8"),
+        ip_network("::1/128"),
+    )
+    metrics: MetricsOptions = field(default_factory=MetricsOptions)
+    rate_limits: RateLimitOptions = field(default_factory=RateLimitOptions)
 
     @property
     def is_development(self) -> bool:

@@ -30,6 +30,7 @@ class TokenIdpApplication:
             flask_app.extensions[ROUTES],
             WSGIMiddleware(flask_app.wsgi_app.fallback),
             access_log=self.services.access_log,
+            addresses=flask_app.wsgi_app.addresses,
             on_shutdown=self.shutdown,
         )
 

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from app.http.body import MAX_BODY_BYTES, declared_length, incomplete, too_large
+from app.http.forwarded import ClientAddresses
 from app.http.messages import Endpoint, OAuthRequest
 from app.http.middleware import REQUEST_ID_HEADER, AccessLog, handle, request_id
 from app.oauth.errors import OAuthError
@@ -31,11 +32,13 @@ class AsgiAdapter:
         fallback: AsgiApp,
         *,
         access_log: AccessLog,
+        addresses: ClientAddresses,
         on_shutdown: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.routes = dict(routes)
         self.fallback = fallback
         self.access_log = access_log
+        self.addresses = addresses
         self.on_shutdown = on_shutdown
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -46,9 +49,12 @@ class AsgiAdapter:
         started = time.perf_counter()
         rid = request_id(scope["headers"])
         client = scope.get("client")
-        address = client[0] if client else "-"
+        peer = client[0] if client else "-"
+        address = self.addresses.resolve(peer, scope["headers"])
         endpoint = self.routes.get(scope["path"])
         if endpoint is None:
+            if address != peer:  # Flask (the login page) sees the client, not the proxy
+                scope = {**scope, "client": (address, client[1] if client else 0)}
             status, length = await self._fallback(scope, receive, send, rid)
         else:
             try:

@@ -15,12 +15,14 @@ import select
 import time
 from collections.abc import Awaitable, Sequence
 
+from app.http.access import take_client_id
 from app.http.messages import Endpoint, OAuthRequest, OAuthResponse
-from app.logs import iso_timestamp, loggable
+from app.logs import iso_timestamp, json_line, loggable
 from app.oauth.errors import SERVER_ERROR, OAuthError
 
 log = logging.getLogger("tokenidp")
 REQUEST_ID_HEADER = b"x-request-id"
+MAX_CLIENT_ID = 200  # as the audit log keeps it
 # A request id from the proxy in front (nginx's $request_id) is kept when it is this tame.
 _TAME_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,64}")
 
@@ -74,16 +76,17 @@ def run_inline(awaitable: Awaitable[OAuthResponse]) -> OAuthResponse:
 
 
 class AccessLog:
-    """One line per request in the log format of app/logs.py.
+    """One line per request in the log format of app/logs.py (`json`: one JSON object).
 
     Address, method, path without its query (queries can carry codes and tokens), status,
-    bytes, milliseconds and the request id; never a header or a body. Under an event loop
-    the lines of one loop iteration go out in one `write` (`deferred`); otherwise each is
-    written at once.
+    bytes, milliseconds and the request id, and in JSON the client id the handler noted
+    (app/http/access.py); never a header or a body. Under an event loop the lines of one
+    loop iteration go out in one `write` (`deferred`); otherwise each is written at once.
     """
 
-    def __init__(self, *, fd: int = 2) -> None:
+    def __init__(self, *, fd: int = 2, json: bool = False) -> None:
         self.fd = fd
+        self.json = json
         self._pending: list[bytes] = []
 
     def record(
@@ -100,11 +103,17 @@ class AccessLog:
     ) -> None:
         now = time.time()
         milliseconds = (time.perf_counter() - started) * 1000
-        line = (
-            f"{iso_timestamp(now)} [{os.getpid()}] INFO tokenidp.access: {client} "
-            f'"{loggable(method)} {loggable(path)}" {status} {length} {milliseconds:.1f}ms '
-            f"rid={request_id.decode()}\n"
-        ).encode()
+        client_id = take_client_id()
+        if self.json:
+            line = json_access_line(
+                now, client, method, path, status, length, milliseconds, request_id, client_id
+            )
+        else:
+            line = (
+                f"{iso_timestamp(now)} [{os.getpid()}] INFO tokenidp.access: {client} "
+                f'"{loggable(method)} {loggable(path)}" {status} {length} {milliseconds:.1f}ms '
+                f"rid={request_id.decode()}\n"
+            ).encode()
         if not deferred:
             self._write(line)
             return
@@ -129,3 +138,32 @@ class AccessLog:
             os.write(self.fd, data)
         except OSError:  # a closed or full log stream never fails a request
             pass
+
+
+def json_access_line(
+    now: float,
+    address: str,
+    method: str,
+    path: str,
+    status: int,
+    length: int,
+    milliseconds: float,
+    request_id: bytes,
+    client_id: str | None,
+) -> bytes:
+    """The access-log record as one JSON line (strings escaped by the encoder)."""
+    fields = {
+        "time": iso_timestamp(now),
+        "level": "INFO",
+        "logger": "tokenidp.access",
+        "pid": os.getpid(),
+        "request_id": request_id.decode(),
+        "client_id": client_id[:MAX_CLIENT_ID] if client_id else None,
+        "address": address,
+        "method": method,
+        "path": path,
+        "status": status,
+        "bytes": length,
+        "duration_ms": round(milliseconds, 1),
+    }
+    return (json_line(fields) + "\n").encode()

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from app.http.body import MAX_BODY_BYTES, declared_length, incomplete, too_large
+from app.http.forwarded import ClientAddresses
 from app.http.messages import STATUS_LINES, Endpoint, OAuthRequest
 from app.http.middleware import REQUEST_ID_HEADER, AccessLog, handle, request_id, run_inline
 from app.oauth.errors import OAuthError
@@ -25,11 +26,17 @@ class WsgiAdapter:
     """Route by exact path to an `Endpoint`, else to `fallback` (Flask)."""
 
     def __init__(
-        self, routes: Mapping[str, Endpoint], fallback: WsgiApp, *, access_log: AccessLog
+        self,
+        routes: Mapping[str, Endpoint],
+        fallback: WsgiApp,
+        *,
+        access_log: AccessLog,
+        addresses: ClientAddresses,
     ) -> None:
         self.routes = dict(routes)
         self.fallback = fallback
         self.access_log = access_log
+        self.addresses = addresses
 
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
@@ -38,11 +45,14 @@ class WsgiAdapter:
         headers = request_headers(environ)
         rid = request_id(headers)
         path = environ.get("PATH_INFO", "")
+        peer = environ.get("REMOTE_ADDR") or "-"
+        address = self.addresses.resolve(peer, headers)
         endpoint = self.routes.get(path)
         if endpoint is None:
+            if address != peer:  # Flask (the login page) sees the client, not the proxy
+                environ["REMOTE_ADDR"] = address
             return self._fallback(environ, start_response, rid, started)
         method = environ["REQUEST_METHOD"]
-        address = environ.get("REMOTE_ADDR", "-")
         try:
             body = read_body(environ, headers) if endpoint.reads_body else b""
         except OAuthError as error:

@@ -54,6 +54,7 @@ from app.keys.records import (
     records_from_document,
 )
 from app.keys.store import StoreEntry, StoreSnapshot, read_store, store_signature
+from app.ops import metrics
 from app.storage import Storage, StorageUnavailableError, UnitOfWork
 from app.tokens.issuer import AccessTokenIssuer
 from tokenidp_validator import SigningKey, parse_jwks
@@ -106,6 +107,7 @@ class LiveKeys:
         self.clock = clock
         self.state = state
         self.saved = saved
+        self.records: KeyRecords = NO_RECORDS  # the latest read, for the key metrics
         self.interval_seconds = settings.token.keyring_refresh_interval_seconds
         self._snapshot = snapshot
         self._signature = signature
@@ -166,6 +168,7 @@ class LiveKeys:
             state=key_state(settings, keyring),
             saved=saved,
         )
+        live.records = records
         if from_database:
             live._record_start(keyring, now=now)
         return live
@@ -190,12 +193,14 @@ class LiveKeys:
                 self._report_problem(f"keyring not re-evaluated: {error}")
                 return False
             self.saved.save(records)
+            self.records = records
             previous = self.state
             keyring = self._evaluate(records, now=now, previous=previous)
             changed = not keyring.same_keys_as(previous.keyring)
             if changed:
                 self.state = key_state(self.settings, keyring)
                 _log_change(previous.keyring, keyring)
+            self._report_keyring()  # a cheap no-op when unchanged
             self._heartbeat(keyring, records, now=now, previous=previous)
             return changed
 
@@ -213,7 +218,14 @@ class LiveKeys:
         self.started_at = int(self.clock())
         self._thread = None
         self._refreshing = threading.Lock()
+        self._report_keyring()
         self.start_refreshing()
+
+    def _report_keyring(self) -> None:
+        """`tokenidp_keyring_info` for this worker (never the master: it serves nothing)."""
+        state = self.state
+        signing = state.keyring.signing
+        metrics.keyring_in_use(signing.kid if signing else None, state.documents.jwks.sha256_hex)
 
     def stop(self) -> None:
         """Stop refreshing and remove this worker's heartbeat, so nothing waits for it."""

@@ -34,14 +34,30 @@ async def authenticate_client(
         secret, candidates=client.secrets if client else (), now=int(clients.clock())
     )
     if client is None or check is SecretCheck.WRONG:
-        raise InvalidClientError("client authentication failed", presented_client_id=client_id)
+        raise InvalidClientError(
+            "client authentication failed",
+            presented_client_id=client_id,
+            reason="unknown_client" if client is None else "wrong_secret",
+        )
     if client.is_disabled:
-        raise InvalidClientError("this client is disabled", presented_client_id=client_id)
+        raise InvalidClientError(
+            "this client is disabled", presented_client_id=client_id, reason="disabled"
+        )
     if check is SecretCheck.EXPIRED:
         raise InvalidClientError(
-            "this client secret has expired (it was rotated out)", presented_client_id=client_id
+            "this client secret has expired (it was rotated out)",
+            presented_client_id=client_id,
+            reason="expired_secret",
         )
     return client
+
+
+def presented_client_id(authorization: str | None, form: Mapping[str, str]) -> str | None:
+    """The client id a request claims, or None when its credentials are unreadable."""
+    try:
+        return _presented_credentials(authorization, form)[0]
+    except (InvalidClientError, InvalidRequestError):
+        return form.get("client_id")
 
 
 async def authenticate_public_client(
@@ -64,9 +80,12 @@ async def authenticate_public_client(
         raise InvalidClientError(
             "client authentication required (client_secret_basic or client_secret_post)",
             presented_client_id=client_id,
+            reason="unknown_client" if client is None else "missing_credentials",
         )
     if client.is_disabled:
-        raise InvalidClientError("this client is disabled", presented_client_id=client_id)
+        raise InvalidClientError(
+            "this client is disabled", presented_client_id=client_id, reason="disabled"
+        )
     return client
 
 
@@ -84,6 +103,7 @@ def _presented_credentials(authorization: str | None, form: Mapping[str, str]) -
     raise InvalidClientError(
         "client authentication required (client_secret_basic or client_secret_post)",
         presented_client_id=form.get("client_id"),
+        reason="missing_credentials",
     )
 
 
@@ -92,7 +112,9 @@ def _basic_credentials(authorization: str) -> tuple[str, str]:
     scheme, _, encoded = authorization.partition(" ")
     if scheme.lower() != "basic":
         raise InvalidClientError(
-            "only Basic client authentication is accepted", presented_client_id=None
+            "only Basic client authentication is accepted",
+            presented_client_id=None,
+            reason="unsupported_method",
         )
     try:
         decoded = base64.b64decode(encoded.strip(), validate=True).decode()
@@ -100,5 +122,7 @@ def _basic_credentials(authorization: str) -> tuple[str, str]:
         decoded = ""
     client_id, colon, secret = decoded.partition(":")
     if not colon or not client_id:
-        raise InvalidClientError("malformed Basic credentials", presented_client_id=None)
+        raise InvalidClientError(
+            "malformed Basic credentials", presented_client_id=None, reason="malformed_credentials"
+        )
     return unquote_plus(client_id), unquote_plus(secret)

@@ -57,15 +57,23 @@ class MethodNotAllowedError(InvalidRequestError):
 
 
 class InvalidClientError(OAuthError):
-    """`invalid_client`: 401 with a Basic challenge; remembers who was claimed."""
+    """`invalid_client`: 401 with a Basic challenge; remembers who was claimed, and why it
+    failed as a short code for metrics (`reason`), which the client is never told."""
 
     error = "invalid_client"
     status = 401
     CHALLENGE = {"WWW-Authenticate": 'Basic realm="tokenidp"'}
 
-    def __init__(self, description: str, *, presented_client_id: str | None) -> None:
+    def __init__(
+        self,
+        description: str,
+        *,
+        presented_client_id: str | None,
+        reason: str = "invalid_credentials",
+    ) -> None:
         super().__init__(description, headers=self.CHALLENGE)
         self.presented_client_id = presented_client_id
+        self.reason = reason
 
 
 class InvalidGrantError(OAuthError):
@@ -88,6 +96,21 @@ class UnsupportedTokenTypeError(OAuthError):
     """RFC 7009 §2.2.1: the server cannot revoke tokens of the type hinted."""
 
     error = "unsupported_token_type"
+
+
+class SlowDownError(OAuthError):
+    """429 `slow_down` with `Retry-After`: too many failed authentications (app/ops/rate_limits).
+
+    RFC 6749 has no code for it; `slow_down` (RFC 8628 §3.5, in the IANA OAuth error
+    registry) says "retry later, more slowly", where `invalid_client` would send the
+    client's operator looking for a wrong secret.
+    """
+
+    error = "slow_down"
+    status = 429
+
+    def __init__(self, description: str, *, retry_after_seconds: int) -> None:
+        super().__init__(description, headers={"Retry-After": str(retry_after_seconds)})
 
 
 class ServerError(OAuthError):

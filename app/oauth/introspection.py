@@ -22,9 +22,8 @@ from typing import Any
 
 from app.clients import Client
 from app.http.messages import OAuthRequest, OAuthResponse, json_response
-from app.oauth.authentication_failures import record_failed_authentication
-from app.oauth.client_auth import authenticate_client
-from app.oauth.errors import InvalidClientError, MethodNotAllowedError, TemporarilyUnavailableError
+from app.oauth.authentication_failures import authenticate
+from app.oauth.errors import MethodNotAllowedError, TemporarilyUnavailableError
 from app.oauth.own_tokens import OwnTokenVerifier, token_facts, token_parameter
 from app.oauth.refresh_tokens import RefreshGrant, find_live
 from app.oauth.revocation_rules import is_revoked
@@ -52,13 +51,7 @@ class IntrospectionEndpoint:
         if request.method != "POST":
             raise MethodNotAllowedError(request.method, allowed="POST")
         form = read_token_form(request)
-        try:
-            client = await authenticate_client(
-                request.header(b"authorization"), form, clients=self.services.clients
-            )
-        except InvalidClientError as error:
-            await record_failed_authentication(self.services, error, request)
-            raise
+        client = await authenticate(self.services, request, form)
         token = token_parameter(form)
         now = self.services.clock()
         access_token = self.verifier.verify(token, now=now)

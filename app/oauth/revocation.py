@@ -24,9 +24,8 @@ from functools import partial
 
 from app.audit.events import TOKEN_REVOKED, AuditEvent, record
 from app.http.messages import NO_STORE, OAuthRequest, OAuthResponse, response
-from app.oauth.authentication_failures import record_failed_authentication
-from app.oauth.client_auth import authenticate_client
-from app.oauth.errors import InvalidClientError, MethodNotAllowedError, TemporarilyUnavailableError
+from app.oauth.authentication_failures import authenticate
+from app.oauth.errors import MethodNotAllowedError, TemporarilyUnavailableError
 from app.oauth.own_tokens import OwnTokenVerifier, token_facts, token_parameter
 from app.oauth.refresh_tokens import find_stored, revoke_family
 from app.oauth.revocation_rules import jti_rule_for_token
@@ -54,13 +53,7 @@ class RevocationEndpoint:
         if request.method != "POST":
             raise MethodNotAllowedError(request.method, allowed="POST")
         form = read_token_form(request)
-        try:
-            client = await authenticate_client(
-                request.header(b"authorization"), form, clients=self.services.clients
-            )
-        except InvalidClientError as error:
-            await record_failed_authentication(self.services, error, request)
-            raise
+        client = await authenticate(self.services, request, form)
         token = token_parameter(form)
         now = self.services.clock()
         access_token = self.verifier.verify(token, now=now)

@@ -14,10 +14,9 @@ from urllib.parse import unquote_plus
 from app.audit.events import TOKEN_ISSUED, AuditEvent, record
 from app.clients import Client
 from app.http.messages import JSON_TYPE, NO_STORE, OAuthRequest, OAuthResponse
-from app.oauth.authentication_failures import record_failed_authentication
+from app.oauth.authentication_failures import authenticate
 from app.oauth.client_auth import authenticate_client, authenticate_public_client
 from app.oauth.errors import (
-    InvalidClientError,
     InvalidRequestError,
     MethodNotAllowedError,
     OAuthError,
@@ -27,6 +26,7 @@ from app.oauth.errors import (
 )
 from app.oauth.grant_types import PUBLIC_CLIENT_GRANTS
 from app.oauth.grants import GRANTS, Grant
+from app.ops import metrics
 from app.services import IdpServices
 from app.storage import Storage, StorageUnavailableError
 from app.storage.unit_of_work import UnitOfWork
@@ -49,11 +49,9 @@ class TokenEndpoint:
         if request.method != "POST":
             raise MethodNotAllowedError(request.method, allowed="POST")
         form = read_token_form(request)
-        try:
-            client = await self.authenticate(request, form)
-        except InvalidClientError as error:
-            await record_failed_authentication(self.services, error, request)
-            raise
+        client = await authenticate(
+            self.services, request, form, verify=lambda: self.authenticate(request, form)
+        )
         grant_type, grant = find_grant(form, client)
         issued = await grant(client, form, self.services)  # signed: no transaction held
         event = AuditEvent(
@@ -70,6 +68,7 @@ class TokenEndpoint:
         refusal = await commit_or_unavailable(self.services.storage, issued.record, event)
         if refusal is not None:
             raise refusal  # what the grant wrote instead (a replay's revocation) is committed
+        metrics.token_issued(grant_type, issued.client_id, issued.kid)
         return token_response(issued)
 
     async def authenticate(self, request: OAuthRequest, form: Mapping[str, str]) -> Client:

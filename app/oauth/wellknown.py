@@ -11,6 +11,7 @@ from app.documents import JWKS_PATH, Document
 from app.http.messages import OAuthRequest, OAuthResponse, response
 from app.keys.live import LiveKeys
 from app.oauth.errors import MethodNotAllowedError
+from app.ops.metrics import document_counters
 
 # Public documents: any origin may read them, and see the ETag to revalidate.
 CORS_HEADERS = (
@@ -39,6 +40,9 @@ class DocumentEndpoint:
         self.keys = keys
         self.path = path
         self.responses: DocumentResponses | None = None
+        self.count_ok, self.count_not_modified = document_counters(
+            "jwks" if path == JWKS_PATH else "discovery"
+        )
         self.preflight = response(
             204, b"", (*PREFLIGHT_HEADERS, (b"allow", ALLOWED_METHODS.encode()))
         )
@@ -49,7 +53,9 @@ class DocumentEndpoint:
             responses = self.current()
             if_none_match = request.header(b"if-none-match")
             if if_none_match and etag_matches(if_none_match, responses.etag):
+                self.count_not_modified()
                 return responses.not_modified
+            self.count_ok()
             return responses.ok if method == "GET" else responses.head
         if method == "OPTIONS":
             return self.preflight

@@ -29,6 +29,7 @@ from sqlalchemy import Connection, CursorResult, Dialect, Engine, Executable, Ta
 from sqlalchemy import exc as sa_exc
 
 from app.errors import TokenIdpError
+from app.ops import metrics
 
 log = logging.getLogger("tokenidp")
 T = TypeVar("T")
@@ -212,6 +213,7 @@ class Storage:
 
 def _expire(pending: asyncio.Future[Any], seconds: float) -> None:
     if not pending.done():
+        metrics.storage_error("timeout")
         pending.set_exception(
             StorageUnavailableError(f"the database did not answer within {seconds:g} s")
         )
@@ -224,9 +226,11 @@ def as_storage_unavailable() -> Iterator[None]:
     except UNAVAILABLE as error:
         reason = " ".join(str(error.orig if hasattr(error, "orig") else error).split())[:200]
         if "database is locked" in reason:
+            metrics.storage_error("locked")
             raise DatabaseLockedError(
                 f"the database is locked by another writer: {reason}"
             ) from None
+        metrics.storage_error("unreachable")
         raise StorageUnavailableError(f"the database cannot be reached: {reason}") from None
 
 

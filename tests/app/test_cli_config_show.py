@@ -79,7 +79,33 @@ def test_config_show_lists_every_token_setting_the_schema_knows(environ):
         "TOKENIDP_CONFIG_DIR",
         "TOKENIDP_INSTANCE_DIR",
         *(setting.name for setting in TOKEN_SETTINGS),
+        "Metrics:AllowedNetworks",
+        "Metrics:BearerSecretSha256",
+        "RateLimits:FailuresPerAddress",
+        "RateLimits:FailuresPerId",
+        "TOKENIDP_REDIS_URL",
+        "TOKENIDP_REDIS_KEY_PREFIX",
+        "TOKENIDP_TRUSTED_PROXIES",
+        "TOKENIDP_LOG_FORMAT",
     ]
+
+
+def test_config_show_names_operations_settings_and_hides_their_secrets(environ):
+    environ["TOKENIDP_REDIS_URL"] = "redis://:hunter2@127.0.0.1:6379/0"
+    environ["Metrics__AllowedNetworks"] = "10.20.0.0/16"
+    environ["Metrics__BearerSecretSha256"] = hash_client_secret("scrape me")
+    result = _show(environ, "--json")
+    settings = _by_name(result)
+
+    assert settings["TOKENIDP_REDIS_URL"] == {
+        "name": "TOKENIDP_REDIS_URL",
+        "value": "(set)",
+        "source": "$TOKENIDP_REDIS_URL",
+    }
+    assert settings["Metrics:AllowedNetworks"]["value"] == ["10.20.0.0/16"]
+    assert settings["Metrics:BearerSecretSha256"]["value"] == "(set)"
+    assert settings["RateLimits:FailuresPerAddress"]["source"] == "default"
+    assert "hunter2" not in json.dumps(settings)
 
 
 @pytest.mark.parametrize("where", ["variable", "file"])

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from idp_support import CLIENT_ID, CLIENT_SECRET, CertStore, new_key
 
 from app import create_app
+from app.config import load_config
 from app.documents import TOKEN_PATH
 from app.http.application import serve
 
@@ -35,7 +36,14 @@ def application(tmp_path_factory):
     signing = store.add(key=new_key("ec"))
     config_dir = folder / "config"
     config_dir.mkdir()
-    return serve(create_app(store.settings(config_dir, CertificateThumbprint=signing.thumbprint)))
+    environ = {
+        **store.environ(CertificateThumbprint=signing.thumbprint),
+        # Hundreds of failed authentications from one address: the abuse limits would
+        # answer 429 after 20 (tests/ops/test_rate_limits.py covers them).
+        "RateLimits__FailuresPerAddress": "1000000/minute",
+        "RateLimits__FailuresPerId": "1000000/minute",
+    }
+    return serve(create_app(load_config(environ, config_dir=config_dir)))
 
 
 @pytest.fixture(scope="module")

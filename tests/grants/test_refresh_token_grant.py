@@ -98,6 +98,21 @@ def test_reuse_after_the_grace_window_revokes_the_whole_family(idp, web_secret, 
     assert '"count": 2' in reused["detail"]  # the spent token and its successor
 
 
+def test_a_reuse_is_counted_in_the_metrics(idp, web_secret, clock):
+    from app.ops.metrics import series
+
+    def detections() -> float:
+        name = "tokenidp_refresh_token_reuse_detections_total"
+        return series().registry.get_sample_value(name, {"client_id": WEB_CLIENT_ID}) or 0.0
+
+    first = code_flow_tokens(idp, web_secret, now=clock())
+    refresh(idp, web_secret, first["refresh_token"])
+    before = detections()
+    clock.advance(REUSE_GRACE_SECONDS + 1)
+    refresh(idp, web_secret, first["refresh_token"])
+    assert detections() == before + 1
+
+
 def test_scope_may_narrow_but_never_widen(idp, web_secret, clock):
     first = code_flow_tokens(
         idp, web_secret, now=clock(), scopes=("openid", "offline_access", "orders.read")

@@ -43,6 +43,7 @@ from app.oauth.refresh_tokens import (
     store_refresh_token,
 )
 from app.oauth.subjects import Person, find_person
+from app.ops import metrics
 from app.services import IdpServices
 from app.storage import UnitOfWork
 from app.tokens.issuer import IssuedToken
@@ -153,6 +154,7 @@ def refuse_spent(
                 },
             ),
         )
+        metrics.refresh_reuse_detected(spent.client_id)
     return InvalidGrantError(INVALID)
 
 

@@ -1,0 +1,1 @@
+"""What operators watch and what protects the IdP from abuse: metrics and rate limits."""
