@@ -22,6 +22,9 @@ CLIENT_AUTHENTICATION_FAILED = "client.authentication_failed"
 TOKEN_REVOKED = "token.revoked"
 KEY_ACTIVATED = "key.activated"
 AUDIT_PRUNED = "audit.pruned"
+USER_SIGNED_IN = "user.signed_in"
+USER_SIGN_IN_FAILED = "user.sign_in_failed"
+USER_SIGNED_OUT = "user.signed_out"
 ADMIN_PREFIX = "admin."  # admin.clients.add, admin.tokens.revoke, …: every CLI change
 
 # The only keys `detail` may hold: identifiers, counts and settings, never credentials.
@@ -41,6 +44,7 @@ DETAIL_KEYS = frozenset(
         "secret_overlap_seconds",
         "source",
         "token_type",
+        "username",
         "value",
     }
 )

@@ -137,6 +137,7 @@ def register_commands() -> None:
         keys_emergency,
         serve,
         tokens,
+        users,
     )
 
 
