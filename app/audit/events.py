@@ -36,6 +36,7 @@ DETAIL_KEYS = frozenset(
         "grant_types",
         "issued_before",
         "kind",
+        "post_logout_redirect_uris",
         "previous_kid",
         "reason_code",
         "redirect_uris",

@@ -8,7 +8,7 @@ tokens) is random and never the username: usernames change hands, subjects never
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, Row, insert, select, update
@@ -150,17 +150,20 @@ def find_user_by_subject(connection: Connection, subject: str) -> User | None:
 
 @dataclass(frozen=True)
 class SignIn:
-    """The outcome of a sign-in: the user when it succeeded; why not, for the audit log."""
+    """The outcome of a sign-in: the user when it succeeded, else why not (for the audit log
+    only: the person is told the same thing whatever the reason)."""
 
     user: User | None
-    failure: str | None = None  # unknown_user, wrong_password, disabled
+    failure: str | None = None  # unknown_user, disabled, wrong_password
+    new_password_hash: str | None = field(default=None, repr=False)  # parameters changed
+    old_password_hash: str | None = field(default=None, repr=False)
 
 
-def authenticate(work: UnitOfWork, username: str, password: str) -> SignIn:
-    """Check a username and password; every failure costs one argon2 verification, so an
-    unknown or disabled user cannot be told from a wrong password by timing. A hash made
-    with older parameters is replaced in the caller's transaction."""
-    row = _find_row(work.connection, username) if username else None
+def check_sign_in(connection: Connection, username: str, password: str) -> SignIn:
+    """Check a username and password. Every failure costs one argon2 verification, so an
+    unknown or disabled user cannot be told from a wrong password by timing. The caller
+    stores `new_password_hash` (`store_rehash`) when the hash's parameters are older."""
+    row = _find_row(connection, username) if username else None
     if row is None:
         spend_equal_work()
         return SignIn(None, "unknown_user")
@@ -171,12 +174,22 @@ def authenticate(work: UnitOfWork, username: str, password: str) -> SignIn:
     if not check.matches:
         return SignIn(None, "wrong_password")
     if check.needs_rehash:
-        work.execute(
-            update(users)
-            .where(users.c.id == row.id, users.c.password_hash == row.password_hash)
-            .values(password_hash=hash_password(password))
-        )
+        return SignIn(User.from_row(row), None, hash_password(password), row.password_hash)
     return SignIn(User.from_row(row))
+
+
+def store_rehash(work: UnitOfWork, sign_in: SignIn) -> None:
+    """Replace a hash made with older parameters, unless the password changed meanwhile."""
+    if sign_in.user is None or sign_in.new_password_hash is None:
+        return
+    work.execute(
+        update(users)
+        .where(
+            users.c.subject == sign_in.user.subject,
+            users.c.password_hash == sign_in.old_password_hash,
+        )
+        .values(password_hash=sign_in.new_password_hash)
+    )
 
 
 def _find_row(connection: Connection, username: str, *, lock: bool = False) -> Row[Any] | None:
