@@ -447,10 +447,13 @@ def redirect_to_client(redirect_uri: str, values: Mapping[str, str | None]) -> R
     """The parameters added to the registered URI's own query (RFC 6749 §3.1.2); 303 after
     a POST, so the browser follows with a GET."""
     query = urlencode({name: value for name, value in values.items() if value is not None})
-    separator = "&" if urlsplit(redirect_uri).query else ("" if redirect_uri.endswith("?") else "?")
-    response = redirect(
-        f"{redirect_uri}{separator}{query}", code=303 if request.method == "POST" else 302
-    )
+    if not query:
+        location = redirect_uri
+    elif urlsplit(redirect_uri).query:
+        location = f"{redirect_uri}&{query}"
+    else:
+        location = f"{redirect_uri.removesuffix('?')}?{query}"
+    response = redirect(location, code=303 if request.method == "POST" else 302)
     response.autocorrect_location_header = False
     return add_security_headers(response)
 
