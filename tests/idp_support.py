@@ -232,8 +232,10 @@ def invoke_tokenidp(*args: str, environ: dict | None = None, stdin: str | None =
 class Gunicorn:
     """The real IdP under gunicorn on a free loopback port, stopped by `stop()`."""
 
-    def __init__(self, environ: dict[str, str], *, cwd: Path, workers: int = 1) -> None:
-        self.port = free_port()
+    def __init__(
+        self, environ: dict[str, str], *, cwd: Path, workers: int = 1, port: int | None = None
+    ) -> None:
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {
             **os.environ,

@@ -14,3 +14,36 @@ def signing_certificate(store, rsa_key):
 @pytest.fixture
 def environ(store, config_dir, signing_certificate, database_url):
     return idp_environ(store, config_dir, signing_certificate, database_url)
+
+
+CHROMIUM = "/usr/bin/chromium"
+# facts.md: Debian's chromium under Playwright, never `playwright install`.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """One headless Chromium for every browser test of a worker. `make test` (CI) sets
+    TOKENIDP_REQUIRE_BROWSER after installing it, so there a missing browser fails."""
+    import os
+    import shutil
+
+    if shutil.which("chromium") is None or not os.path.exists(CHROMIUM):
+        message = "chromium is missing: apt-get install -y chromium (make system-packages)"
+        if os.environ.get("TOKENIDP_REQUIRE_BROWSER"):
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
