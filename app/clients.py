@@ -79,6 +79,9 @@ class Client:
             secrets=tuple(ClientSecret(digest) for digest in config.secret_sha256_digests),
             allowed_grant_types=config.allowed_grant_types,
             allowed_scopes=config.allowed_scopes,
+            redirect_uris=config.redirect_uris,
+            is_public=config.is_public,
+            post_logout_redirect_uris=config.post_logout_redirect_uris,
         )
 
 

@@ -43,7 +43,15 @@ TOKEN_SETTINGS = (
     TokenSetting("RefreshTokenLifetime", "refresh_token_lifetime_seconds"),
     TokenSetting("KeyringRefreshInterval", "keyring_refresh_interval_seconds"),
 )
-CLIENT_KEYS = ("ClientId", "ClientSecrets", "AllowedGrantTypes", "AllowedScopes")
+CLIENT_KEYS = (
+    "ClientId",
+    "ClientSecrets",
+    "AllowedGrantTypes",
+    "AllowedScopes",
+    "RedirectUris",
+    "PostLogoutRedirectUris",
+    "Public",
+)
 CLIENT_SECRET_KEYS = ("Value",)
 SECTIONS = ("TokenOptions", "Clients")
 # Settings that hold a secret: masked by `config show`, and warned about when in a file.
