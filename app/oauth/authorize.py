@@ -276,6 +276,7 @@ def prompt_values(prompt: str | None) -> frozenset[str]:
 
 
 def max_age(value: str | None) -> int | None:
+    """OpenID Connect Core §3.1.2.1: the seconds since sign-in a session may be reused."""
     if value is None or value == "":
         return None
     if not value.isdigit() or len(value) > 10:
@@ -363,6 +364,7 @@ def sign_in(authorization: AuthorizationRequest, services: IdpServices) -> Respo
 def signed_in_event(
     authorization: AuthorizationRequest, user: User, username: str, *, now: int
 ) -> AuditEvent:
+    """`user.signed_in`, committed with the code it leads to."""
     return AuditEvent(
         USER_SIGNED_IN,
         now,
@@ -437,6 +439,7 @@ def issue_code(
 
 
 def error_redirect(redirect_uri: str, error: AuthorizationError, state: str | None) -> Response:
+    """RFC 6749 §4.1.2.1: `error`, `error_description` and the client's `state`."""
     return redirect_to_client(
         redirect_uri,
         {"error": error.error, "error_description": error.description, "state": state},
@@ -459,11 +462,13 @@ def redirect_to_client(redirect_uri: str, values: Mapping[str, str | None]) -> R
 
 
 def origin(uri: str) -> str:
+    """scheme://host[:port], as CSP source expressions name an origin."""
     parts = urlsplit(uri)
     return f"{parts.scheme}://{parts.netloc}"
 
 
 def secure() -> bool:
+    """Whether this IdP's cookies carry `Secure` (not for a loopback issuer)."""
     return cookies_secure(idp().settings.token.issuer)
 
 

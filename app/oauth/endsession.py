@@ -142,6 +142,7 @@ def registered_for(services: IdpServices, hint: IdTokenHint, redirect_uri: str) 
 
 
 def confirm_page() -> Response:
+    """Ask before signing out: a link from another site cannot sign anyone out."""
     binding = request.cookies.get(CSRF_COOKIE)
     fresh = not binding or len(binding) > 100
     if fresh:
@@ -157,6 +158,7 @@ def confirm_page() -> Response:
 
 
 def confirmed_sign_out(services: IdpServices) -> Response:
+    """The confirmation form's POST: its CSRF token, then the cookie cleared."""
     keys = session_keys()
     if not csrf_matches(
         request.form.get("csrf_token"), request.cookies.get(CSRF_COOKIE), key=keys.key()
@@ -173,6 +175,7 @@ def confirmed_sign_out(services: IdpServices) -> Response:
 
 
 def audit_sign_out(services: IdpServices, *, subject: str, client_id: str | None) -> None:
+    """`user.signed_out`; a database that cannot record it does not keep anyone signed in."""
     event = AuditEvent(
         USER_SIGNED_OUT,
         int(services.clock()),

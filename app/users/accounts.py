@@ -138,12 +138,14 @@ def set_password(
 
 
 def list_users(connection: Connection) -> list[User]:
+    """Every user, by username."""
     return [
         User.from_row(row) for row in connection.execute(select(users).order_by(users.c.username))
     ]
 
 
 def find_user_by_subject(connection: Connection, subject: str) -> User | None:
+    """The user a token's or session's `sub` names, or None (userinfo, sessions)."""
     row = connection.execute(select(users).where(users.c.subject == subject)).first()
     return None if row is None else User.from_row(row)
 

@@ -89,6 +89,7 @@ def load_or_create_key(storage: Storage, *, now: int) -> bytes:
 
 
 def session_keys() -> SessionKeys:
+    """The running application's session key holder (built once in `init_app`)."""
     return current_app.extensions[SESSION_KEYS]
 
 
@@ -107,6 +108,7 @@ def new_session(subject: str, *, now: int) -> Session:
 
 
 def seal_session(session: Session, *, key: bytes) -> str:
+    """The cookie value: readable by anyone, changeable by no one without the key."""
     payload = {"sub": session.subject, "auth_time": session.auth_time, "sid": session.session_id}
     return _seal(_SESSION_PURPOSE, json.dumps(payload, separators=(",", ":")).encode(), key=key)
 
@@ -127,6 +129,7 @@ def open_session(value: str | None, *, key: bytes, now: int) -> Session | None:
 
 
 def new_csrf_binding() -> str:
+    """256 random bits for a browser's CSRF cookie."""
     return secrets.token_urlsafe(32)
 
 
@@ -136,6 +139,7 @@ def csrf_token(binding: str, *, key: bytes) -> str:
 
 
 def csrf_matches(token: str | None, binding: str | None, *, key: bytes) -> bool:
+    """Whether the form's token belongs to this browser's cookie, compared in constant time."""
     if not token or not binding or len(binding) > MAX_COOKIE_LENGTH:
         return False
     return hmac.compare_digest(token.encode(), csrf_token(binding, key=key).encode())
@@ -153,6 +157,7 @@ def set_cookie(response: Response, name: str, value: str, *, secure: bool) -> No
 
 
 def clear_cookie(response: Response, name: str, *, secure: bool) -> None:
+    """Expire the cookie with the attributes it was set with, so the browser drops it."""
     response.delete_cookie(name, path=COOKIE_PATH, secure=secure, httponly=True, samesite="Lax")
 
 

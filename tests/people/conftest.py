@@ -32,7 +32,10 @@ CHROMIUM_ARGS = [
 @pytest.fixture(scope="session")
 def chromium():
     """One headless Chromium for every browser test of a worker. `make test` (CI) sets
-    TOKENIDP_REQUIRE_BROWSER after installing it, so there a missing browser fails."""
+    TOKENIDP_REQUIRE_BROWSER after installing it, so there a missing browser fails.
+
+    While it lives, Playwright's loop is the main thread's running loop: tests that use it
+    are marked `browser`, which tests/conftest.py runs after every other test."""
     import os
     import shutil
 

@@ -33,6 +33,7 @@ from playwright.sync_api import expect
 from app.oauth.authorize import AUTHORIZE_PATH, SIGN_IN_FAILED
 
 OUTPUT = ROOT / "test-output"
+pytestmark = pytest.mark.browser  # runs last: see tests/conftest.py
 
 
 class ClientCallback:
