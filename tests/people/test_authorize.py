@@ -372,3 +372,15 @@ def test_cookies_are_not_secure_for_a_loopback_issuer(environ, config_dir, stora
 def test_a_post_authorization_request_works_like_a_get(browser):
     response = browser.post(AUTHORIZE_PATH, data=authorization_parameters())
     assert response.status_code == 200 and 'id="password"' in response.text
+
+
+def test_every_instance_accepts_every_instances_session(environ, config_dir, app, storage):
+    """The cookie's key is in the database, so a second instance knows the first's session."""
+    first = app.test_client()
+    sign_in(first, authorization_parameters())
+    session_cookie = first.get_cookie("tokenidp_session", path="/connect/")
+    second = create_app(load_config(environ, config_dir=config_dir)).test_client()
+    second.set_cookie("tokenidp_session", session_cookie.value, path="/connect/")
+
+    response = second.get(AUTHORIZE_PATH, query_string=authorization_parameters(prompt="none"))
+    assert code_row(storage, redirect_query(response.headers["Location"])["code"]) is not None

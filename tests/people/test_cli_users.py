@@ -112,3 +112,22 @@ def test_users_list_fits_80_columns_and_has_json(environ):
     [listed] = json.loads(as_json.stdout)["users"]
     assert listed["username"] == "alice" and listed["disabled"] is False
     assert "password_hash" not in listed and "$argon2" not in as_json.stdout
+
+
+def test_clients_add_registers_post_logout_redirect_uris(environ):
+    result = invoke_tokenidp(
+        "clients", "add", "spa", "--grant", "client_credentials", "--scope", "orders.read",
+        "--redirect-uri", "https://app.example.com/callback",
+        "--post-logout-redirect-uri", "https://app.example.com/signed-out",
+        environ=environ,
+    )  # fmt: skip
+    listed = invoke_tokenidp("clients", "list", "--json", environ=environ)
+    bad = invoke_tokenidp(
+        "clients", "add", "spa2", "--grant", "client_credentials", "--scope", "orders.read",
+        "--post-logout-redirect-uri", "http://app.example.com/bye", environ=environ,
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.stderr
+    [client] = [c for c in json.loads(listed.stdout)["clients"] if c["client_id"] == "spa"]
+    assert client["post_logout_redirect_uris"] == ["https://app.example.com/signed-out"]
+    assert bad.exit_code == 2 and "--post-logout-redirect-uri" in bad.stderr

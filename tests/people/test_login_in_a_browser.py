@@ -2,9 +2,9 @@
 Chromium through Playwright) against the IdP under gunicorn, and the client's loopback
 redirect URI receives a code and its state.
 
-The screenshots go to `test-output/` at the top of the checkout (ignored by git), where
-CI keeps them as artifacts. Redeeming the code is the token endpoint's part of the issue:
-here the code's SHA-256 row is checked instead.
+The screenshots go to `test-output/` at the top of the checkout (ignored by git), one set
+per database engine, where CI can keep them as artifacts. Redeeming the code is the token
+endpoint's part of the issue: here the code's SHA-256 row is checked instead.
 """
 
 from __future__ import annotations
@@ -95,11 +95,11 @@ def idp(store, config_dir, signing_certificate, database_url, callback, tmp_path
         storage.engine.dispose()
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_a_person_fails_once_then_signs_in_and_the_client_gets_code_and_state(
-    chromium, idp, callback
+    chromium, idp, callback, database_url
 ):
     server, storage = idp
+    engine = database_url.split(":", 1)[0]  # sqlite or postgresql: one set of pictures each
     parameters = authorization_parameters(redirect_uri=callback.url)
     url = f"{server.url}{AUTHORIZE_PATH}?" + "&".join(
         f"{name}={value}" for name, value in parameters.items()
@@ -112,7 +112,7 @@ def test_a_person_fails_once_then_signs_in_and_the_client_gets_code_and_state(
 
         # The page a person sees, at 320 px wide: labelled fields in order, nothing cut off.
         expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
-        page.screenshot(path=str(OUTPUT / "login-page-320px.png"), full_page=True)
+        page.screenshot(path=str(OUTPUT / f"login-page-320px-{engine}.png"), full_page=True)
         username, password = page.get_by_label("Username"), page.get_by_label("Password")
         expect(username).to_be_focused()
         page.keyboard.press("Tab")
@@ -129,7 +129,7 @@ def test_a_person_fails_once_then_signs_in_and_the_client_gets_code_and_state(
         page.get_by_role("button", name="Sign in").click()
         expect(page.get_by_role("alert")).to_have_text(SIGN_IN_FAILED)
         expect(password).to_be_focused()
-        page.screenshot(path=str(OUTPUT / "login-page-failed-320px.png"), full_page=True)
+        page.screenshot(path=str(OUTPUT / f"login-page-failed-320px-{engine}.png"), full_page=True)
         [failed] = audit_events_named(storage, "user.sign_in_failed")
         assert failed["client_id"] == PUBLIC_CLIENT and '"username": "alice"' in failed["detail"]
         assert callback.queries == []
@@ -161,4 +161,4 @@ def test_a_person_fails_once_then_signs_in_and_the_client_gets_code_and_state(
         assert len(callback.queries) == 2 and callback.queries[1]["state"] == [again["state"]]
     finally:
         context.close()
-    assert Path(OUTPUT / "login-page-320px.png").stat().st_size > 1000
+    assert Path(OUTPUT / f"login-page-320px-{engine}.png").stat().st_size > 1000
