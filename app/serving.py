@@ -49,6 +49,7 @@ def gunicorn_settings(environ: Mapping[str, str]) -> dict[str, Any]:
         "on_starting": refuse_unusable_addresses,
         "when_ready": announce_ready,
         "post_fork": start_worker,
+        "on_reload": rebuild_app,
     }
 
 
@@ -115,6 +116,31 @@ def announce_ready(server: Any) -> None:
     services: IdpServices = server.app.wsgi().services
     listening = ", ".join(str(listener) for listener in server.LISTENERS)
     log.info("TokenIDP ready on %s: %s", listening, services.describe_signing(_now(services)))
+
+
+def rebuild_app(server: Any) -> None:
+    """gunicorn's `on_reload` (`HUP`): build the app anew from the configuration files and
+    the store, in the master, before the new workers fork from it; the old workers finish
+    their requests and stop. A configuration error keeps the running app (one line)."""
+    from app import create_app
+    from app.http.application import serve
+
+    previous = server.app.wsgi()
+    try:
+        rebuilt = serve(create_app())
+    except ConfigError as error:
+        log.error("reload refused, still serving the previous configuration: %s", error)
+        return
+    except Exception as error:  # noqa: BLE001 - whatever it is, the running app stays
+        log.error(
+            "reload failed, still serving the previous configuration: %s: %s",
+            type(error).__name__,
+            " ".join(str(error).split()),
+        )
+        return
+    server.app.callable = rebuilt
+    previous.services.storage.engine.dispose()
+    log.info("reloaded: %s", rebuilt.services.describe_signing(_now(rebuilt.services)))
 
 
 def start_worker(server: Any, worker: Any) -> None:

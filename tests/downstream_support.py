@@ -3,6 +3,7 @@ keys from a JWKS address (the CDN's, in the runbook tests)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -47,3 +48,19 @@ class DownstreamApi:
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(timeout=10)
+
+
+def command(environ: dict[str, str], *args: str, cwd) -> subprocess.CompletedProcess:
+    """A `tokenidp` or `python -m publisher` run, as an operator's shell would start it."""
+    return subprocess.run(
+        [*args],
+        env={**os.environ, **environ, "PYTHONPATH": str(ROOT)},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def kids_at(url: str) -> set[str]:
+    return {key["kid"] for key in requests.get(url, timeout=5).json()["keys"]}

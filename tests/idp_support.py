@@ -233,9 +233,18 @@ class Gunicorn:
     """The real IdP under gunicorn on a free loopback port, stopped by `stop()`."""
 
     def __init__(
-        self, environ: dict[str, str], *, cwd: Path, workers: int = 1, port: int | None = None
+        self,
+        environ: dict[str, str],
+        *,
+        cwd: Path,
+        workers: int = 1,
+        log: Path | None = None,
+        port: int | None = None,
     ) -> None:
+        """`log`: a file for gunicorn's stderr, for runs that log more than a pipe holds;
+        `port`: a port chosen beforehand (an issuer that names it)."""
         self.port = port or free_port()
+        self.log = log
         self.url = f"http://127.0.0.1:{self.port}"
         env = {
             **os.environ,
@@ -250,7 +259,7 @@ class Gunicorn:
             cwd=cwd,
             env=env,
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stderr=log.open("w") if log is not None else subprocess.PIPE,
             text=True,
         )
 
@@ -258,11 +267,11 @@ class Gunicorn:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise AssertionError(f"gunicorn exited: {self.process.stderr.read()}")
+                raise AssertionError(f"gunicorn exited: {self.stderr()}")
             try:
                 if requests.get(f"{self.url}/healthz", timeout=1).ok:
                     return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not listening yet, or booting
                 time.sleep(0.05)
         raise AssertionError("gunicorn did not become ready")
 
@@ -281,4 +290,10 @@ class Gunicorn:
         if self.process.poll() is None:
             self.process.terminate()
         _, stderr = self.process.communicate(timeout=20)
-        return stderr
+        return stderr if self.log is None else self.log.read_text()
+
+    def stderr(self) -> str:
+        """What gunicorn wrote on stderr so far (all of it once the process has exited)."""
+        if self.log is not None:
+            return self.log.read_text()
+        return self.process.stderr.read()

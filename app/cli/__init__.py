@@ -135,6 +135,7 @@ def register_commands() -> None:
         diagnose,
         keys,
         keys_emergency,
+        keys_verify,
         serve,
         tokens,
         users,

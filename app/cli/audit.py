@@ -27,6 +27,7 @@ from app.audit.times import EXAMPLES, TimeSpecError, format_time, iso_time, pars
 from app.cli import cli, command_settings, command_storage, reason_option
 from app.cli.audit_output import event_json, events_table, report_json, report_text
 from app.errors import ConfigError
+from app.keys.records import read_key_records
 from app.keys.store import normalize_thumbprint
 
 REVOKED_SETTING = "TokenOptions:RevokedCertificateThumbprints"
@@ -142,8 +143,9 @@ def report_command(ctx: click.Context, since: int, until: int | None, as_json: b
     Exit status 1 when anything is flagged (critical or warning), 0 when clean.
     """
     window = _window(since, until)
-    revoked = revoked_kids(command_settings().token.revoked_certificate_thumbprints)
+    configured = revoked_kids(command_settings().token.revoked_certificate_thumbprints)
     with command_storage().reading() as connection:
+        revoked = configured | read_key_records(connection).revoked_kids
         report = read_report(connection, window=window, revoked_kids=revoked)
     if as_json:
         click.echo(json.dumps(report_json(report), indent=2))
@@ -190,7 +192,8 @@ def prune_command(before: int, reason: str | None, force: bool, yes: bool) -> No
 
 
 def revoked_kids(thumbprints: tuple[str, ...]) -> frozenset[str]:
-    """The configured revoked thumbprints as kids (upper-case hex), as the keyring reads them."""
+    """The configured revoked thumbprints as kids (upper-case hex), as the keyring reads them;
+    the report adds those revoked in the database (`tokenidp keys revoke`)."""
     return frozenset(
         normalize_thumbprint(value, setting=REVOKED_SETTING)[0] for value in thumbprints
     )

@@ -455,7 +455,7 @@ def _role(kid: str, signing: KeyringKey | None, entry: StoreEntry, records: KeyR
     """Retired once it signed, or when older than the signing key; next otherwise."""
     if kid in records.signing:
         return KeyRole.RETIRED
-    if signing is not None and entry.certificate.not_valid_before_utc <= signing.not_before:
+    if signing is not None and entry.certificate.not_valid_before_utc < signing.not_before:
         return KeyRole.RETIRED
     return KeyRole.NEXT
 

@@ -223,12 +223,15 @@ class AsyncWriter:
             with as_storage_unavailable():
                 try:
                     connection = await self._connection()
-                    return await connection.run_sync(_commit_on, units)
+                    outcomes = await connection.run_sync(_commit_on, units)
                 except UNAVAILABLE:
                     await self._drop()
                     raise
         except StorageUnavailableError as error:
             return [(None, error)] * len(units)
+        if any(isinstance(error, StorageUnavailableError) for _, error in outcomes):
+            await self._drop()  # the server went away mid-batch: the next batch reconnects
+        return outcomes
 
     async def _connection(self) -> AsyncConnection:
         if self.connection is None:
@@ -258,7 +261,7 @@ def _commit_on(connection: Connection, units: list[Unit]) -> list[Outcome]:
     """`commit_units` on one synchronous facade of the async connection (run_sync)."""
 
     def run(batch: list[Unit]) -> list[Any]:
-        with connection.begin():
+        with as_storage_unavailable(), connection.begin():
             work = UnitOfWork(connection)
             results = [unit(work) for unit in batch]
             work.flush()

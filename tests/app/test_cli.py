@@ -40,7 +40,9 @@ def test_version_falls_back_to_pyproject_when_the_distribution_is_not_installed(
 
 
 @pytest.mark.parametrize(
-    "command", [("keys", "status"), ("certs", "list"), ("config", "show")], ids=" ".join
+    "command",
+    [("keys", "status", "--offline"), ("certs", "list"), ("config", "show")],
+    ids=" ".join,
 )
 def test_configuration_warnings_are_printed_once_on_stderr(store, config_dir, rsa_key, command):
     signing = store.add(key=rsa_key)

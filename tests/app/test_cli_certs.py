@@ -67,7 +67,7 @@ def test_create_list_and_use_a_certificate(store, config_dir):
         TokenOptions__CertificateThumbprint=thumbprint,
         TokenOptions__CertificatePassword="pfx password",
     )
-    status = tokenidp("keys", "status", environ=environ, cwd=config_dir)
+    status = tokenidp("keys", "status", "--offline", environ=environ, cwd=config_dir)
     assert status.returncode == 0, status.stderr
     signing_row = next(line for line in status.stdout.splitlines() if line.startswith(thumbprint))
     assert signing_row.split()[1:3] == ["signing", "RS256"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from idp_support import run_tokenidp as tokenidp
 
-COMMANDS = [("check",), ("keys", "status"), ("certs", "list")]
+COMMANDS = [("check",), ("keys", "status", "--offline"), ("certs", "list")]
 
 
 @pytest.fixture

@@ -208,6 +208,6 @@ def _wait_for(url: str, process: subprocess.Popen, timeout: float = 20) -> None:
         try:
             if requests.get(url, timeout=1).ok:
                 return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not listening yet, or booting
             time.sleep(0.05)
     raise AssertionError(f"{url} never answered")

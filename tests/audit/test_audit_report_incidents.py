@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import getpass
 
+import pytest
 from audit_support import (
     KID_2025,
     KID_2026,
@@ -20,6 +21,8 @@ from audit_support import (
     issued,
     plant,
 )
+
+from app.keys.records import record_revocation
 
 THE_DAY = ("--since", "2026-03-02", "--until", "2026-03-03")
 HOURLY = 3600
@@ -131,9 +134,11 @@ def test_report_flags_tokens_signed_with_the_old_key_after_the_emergency_rollove
     assert not findings_of(report, "issuance_spike"), "a rotation moves issuance between kids"
 
 
-def test_report_flags_tokens_under_a_revoked_kid_as_critical(storage, audit):
-    """The 2025 key was compromised and revoked in the configuration; tokens signed with it
-    after the rollover are critical, those from before it only need replacing."""
+@pytest.mark.parametrize("revoked_in", ["configuration", "database"])
+def test_report_flags_tokens_under_a_revoked_kid_as_critical(storage, audit, revoked_in):
+    """The 2025 key was compromised and revoked, in the configuration or with `tokenidp keys
+    revoke`; tokens signed with it after the rollover are critical, those from before it
+    only need replacing."""
     plant(
         storage,
         activated(at("2026-02-20T08:00"), KID_2025),
@@ -142,8 +147,14 @@ def test_report_flags_tokens_under_a_revoked_kid_as_critical(storage, audit):
         issued(at("2026-03-02T11:00"), client="orders-service", kid=KID_2025, count=2, every=60),
     )
 
-    result = audit("report", *THE_DAY, revoked=(KID_2025.lower(),))
-    status, report = audit.json("report", *THE_DAY, revoked=(KID_2025.lower(),))
+    configured = (KID_2025.lower(),) if revoked_in == "configuration" else ()
+    if revoked_in == "database":
+        with storage.transaction() as work:
+            record_revocation(
+                work, KID_2025, now=at("2026-03-02T10:00"), actor="ops", reason="leaked"
+            )
+    result = audit("report", *THE_DAY, revoked=configured)
+    status, report = audit.json("report", *THE_DAY, revoked=configured)
 
     assert result.exit_code == status == 1
     by_reason = {f["facts"]["reason"]: f for f in findings_of(report, "unexpected_kid")}

@@ -4,10 +4,7 @@ a usable replacement, stops at a failed step saying how to resume, and resumes t
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
-import threading
 
 import pytest
 from idp_support import invoke_tokenidp
@@ -109,29 +106,17 @@ def test_a_rollover_without_a_usable_replacement_is_refused(store, config_dir, r
     assert "tokenidp certs import" in result.output
 
 
-@pytest.fixture
-def file_cdn(tmp_path):
-    """A folder the publisher writes (file:// target) served over HTTP on loopback."""
-    folder = tmp_path / "published"
-    folder.mkdir()
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield folder, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-
-
 def test_a_rollover_stops_at_a_failed_step_and_a_second_run_resumes_there(
     store, config_dir, signing_certificate_pair, file_cdn
 ):
     signing, spare = signing_certificate_pair
-    folder, cdn_url = file_cdn
+    folder, jwks_uri = file_cdn
     environ = idp_environ(
         store,
         config_dir,
         f"sqlite:///{config_dir / 'db.sqlite3'}",
         CertificateThumbprint=signing.thumbprint,
-        JwksUri=f"{cdn_url}/.well-known/jwks.json",
+        JwksUri=jwks_uri,
     )
     idp = Idp(environ, config_dir)
     idp.issue()

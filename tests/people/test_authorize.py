@@ -6,7 +6,6 @@ OpenID Connect's prompt and max_age."""
 from __future__ import annotations
 
 import re
-import statistics
 import time
 
 import pytest
@@ -345,18 +344,18 @@ def test_a_hash_with_older_parameters_is_replaced_at_sign_in(browser, storage):
 
 
 def test_an_unknown_user_costs_what_a_wrong_password_costs(storage):
-    def median_seconds(username: str) -> float:
-        timings = []
-        for _ in range(5):
+    """Measured alternately, keeping the fastest of each: the intrinsic cost, not the noise
+    of whatever else the machine runs meanwhile."""
+    fastest = {USERNAME: float("inf"), "nobody": float("inf")}
+    for _ in range(7):
+        for username in fastest:
             started = time.perf_counter()
             with storage.reading() as connection:
                 assert check_sign_in(connection, username, "wrong").user is None
-            timings.append(time.perf_counter() - started)
-        return statistics.median(timings)
+            fastest[username] = min(fastest[username], time.perf_counter() - started)
 
-    wrong_password, unknown_user = median_seconds(USERNAME), median_seconds("nobody")
-    assert unknown_user > 0.5 * wrong_password
-    assert wrong_password > 0.005  # an argon2 verification, not a dictionary lookup
+    assert fastest["nobody"] > 0.5 * fastest[USERNAME]
+    assert fastest[USERNAME] > 0.005  # an argon2 verification, not a dictionary lookup
 
 
 def test_cookies_are_not_secure_for_a_loopback_issuer(environ, config_dir, storage, subject):

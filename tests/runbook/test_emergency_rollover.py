@@ -4,55 +4,15 @@ CDN stand-in, and the example downstream API reading keys from the CDN."""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 import time
 
-import boto3
 import pytest
 import requests
-from cdn_stand_in import CdnStandIn, create_distribution
-from downstream_support import DownstreamApi
-from idp_support import CLIENT_ID, CLIENT_SECRET, ROOT, Gunicorn, venv_bin
+from downstream_support import DownstreamApi, command, kids_at
+from idp_support import CLIENT_ID, CLIENT_SECRET, Gunicorn, venv_bin
 from revocation_support import header_of
-
-BUCKET = "tokenidp-keys"
-AWS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_CONFIG_FILE": "/nonexistent",
-    "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
-}
-
-
-@pytest.fixture
-def cdn(moto_server, monkeypatch):
-    for name, value in AWS.items():
-        monkeypatch.setenv(name, value)
-    s3 = boto3.client("s3", endpoint_url=moto_server)
-    s3.create_bucket(Bucket=BUCKET)
-    cloudfront = boto3.client("cloudfront", endpoint_url=moto_server)
-    distribution = create_distribution(cloudfront, bucket=BUCKET)
-    with CdnStandIn(s3, BUCKET, cloudfront_client=cloudfront, distribution_id=distribution) as cdn:
-        cdn.distribution = distribution
-        yield cdn
-
-
-def command(environ: dict[str, str], *args: str, cwd) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [*args],
-        env={**os.environ, **environ, "PYTHONPATH": str(ROOT)},
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-def kids_at(url: str) -> set[str]:
-    return {key["kid"] for key in requests.get(url, timeout=5).json()["keys"]}
+from runbook_support import AWS_ENVIRONMENT, BUCKET
 
 
 @pytest.mark.slow
@@ -63,7 +23,7 @@ def test_emergency_rollover_with_two_running_instances(
     replacement = store.add(key=other_rsa_key, subject="CN=tokenidp signing 2026 replacement")
     jwks_uri = f"{cdn.url}/.well-known/jwks.json"
     environ = {
-        **AWS,
+        **AWS_ENVIRONMENT,
         **store.environ(
             CertificateThumbprint=compromised.thumbprint,
             JwksUri=jwks_uri,

@@ -13,21 +13,13 @@ import sys
 import time
 from pathlib import Path
 
-import boto3
 import pytest
 import requests
-from cdn_stand_in import CdnStandIn, create_distribution
-from idp_support import AUDIENCE, ISSUER, ROOT, Gunicorn
+from cdn_stand_in import CdnStandIn
+from downstream_support import DownstreamApi, kids_at
+from idp_support import ROOT, Gunicorn
 from jose import jwt
-
-BUCKET = "tokenidp-keys"
-AWS_ENVIRONMENT = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_CONFIG_FILE": "/nonexistent",
-    "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
-}
+from runbook_support import AWS_ENVIRONMENT, BUCKET
 
 
 class Deployment:
@@ -90,62 +82,15 @@ class Deployment:
         return self.idp.issue_token()
 
     def cdn_kids(self) -> set[str]:
-        keys = requests.get(f"{self.cdn.url}/.well-known/jwks.json", timeout=5).json()["keys"]
-        return {key["kid"] for key in keys}
-
-
-class DownstreamApi:
-    """`python -m examples.downstream_api`, fetching keys from the CDN."""
-
-    def __init__(self, jwks_uri: str) -> None:
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "examples.downstream_api",
-                "--jwks-uri",
-                jwks_uri,
-                "--issuer",
-                ISSUER,
-                "--audience",
-                AUDIENCE,
-                "--port",
-                "0",
-                "--refresh-cooldown",
-                "0",
-            ],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        self.url = self.process.stdout.readline().strip().rsplit(" ", 1)[-1]
-
-    def get_orders(self, token: str) -> requests.Response:
-        return requests.get(
-            f"{self.url}/orders", headers={"Authorization": f"Bearer {token}"}, timeout=5
-        )
-
-    def metrics(self) -> str:
-        return requests.get(f"{self.url}/metrics", timeout=5).text
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=10)
+        return kids_at(f"{self.cdn.url}/.well-known/jwks.json")
 
 
 @pytest.fixture
-def deployment(moto_server, store, config_dir, monkeypatch):
-    for name, value in AWS_ENVIRONMENT.items():
-        monkeypatch.setenv(name, value)
-    s3 = boto3.client("s3", endpoint_url=moto_server)
-    s3.create_bucket(Bucket=BUCKET)
-    cloudfront = boto3.client("cloudfront", endpoint_url=moto_server)
-    distribution = create_distribution(cloudfront, bucket=BUCKET)
-    with CdnStandIn(s3, BUCKET, cloudfront_client=cloudfront, distribution_id=distribution) as cdn:
-        deployed = Deployment(store, config_dir, moto_server, cdn, distribution)
-        yield deployed
-        if deployed.idp:
-            deployed.idp.stop()
+def deployment(moto_server, store, config_dir, cdn):
+    deployed = Deployment(store, config_dir, moto_server, cdn, cdn.distribution)
+    yield deployed
+    if deployed.idp:
+        deployed.idp.stop()
 
 
 @pytest.fixture
