@@ -17,6 +17,7 @@ from app.documents import (
     JWKS_PATH,
     REVOCATION_PATH,
     TOKEN_PATH,
+    USERINFO_PATH,
 )
 from app.errors import ConfigError
 from app.http.messages import Endpoint
@@ -99,6 +100,7 @@ def protocol_routes(services: IdpServices) -> dict[str, Endpoint]:
     from app.oauth.introspection import IntrospectionEndpoint
     from app.oauth.revocation import RevocationEndpoint
     from app.oauth.token import TokenEndpoint
+    from app.oauth.userinfo import UserinfoEndpoint
     from app.oauth.wellknown import DocumentEndpoint
 
     routes: dict[str, Endpoint] = {
@@ -107,4 +109,5 @@ def protocol_routes(services: IdpServices) -> dict[str, Endpoint]:
     routes[TOKEN_PATH] = TokenEndpoint(services)
     routes[INTROSPECTION_PATH] = IntrospectionEndpoint(services)
     routes[REVOCATION_PATH] = RevocationEndpoint(services)
+    routes[USERINFO_PATH] = UserinfoEndpoint(services)
     return routes

@@ -18,14 +18,22 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from app.config import Settings
 from app.keys.keyring import Keyring, KeyringKey
 from app.oauth.grant_types import GRANT_TYPE_NAMES, RESPONSE_TYPES
+from app.oauth.subjects import CLAIMS_SUPPORTED, OPENID_SCOPES
 
 JWKS_PATH = "/.well-known/jwks.json"
 DISCOVERY_PATH = "/.well-known/openid-configuration"
 TOKEN_PATH = "/connect/token"
 INTROSPECTION_PATH = "/connect/introspect"
 REVOCATION_PATH = "/connect/revocation"
+USERINFO_PATH = "/connect/userinfo"
+AUTHORIZATION_PATH = "/connect/authorize"
+END_SESSION_PATH = "/connect/endsession"
 # How clients authenticate at the token, introspection and revocation endpoints alike.
 CLIENT_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
+# At the token endpoint a public client also names itself by client_id alone (its grants
+# bind what they redeem to it: PKCE, refresh token rotation).
+TOKEN_ENDPOINT_AUTH_METHODS = (*CLIENT_AUTH_METHODS, "none")
+CODE_CHALLENGE_METHODS = ("S256",)  # RFC 7636 §4.2: plain is refused
 
 
 @dataclass(frozen=True)
@@ -76,27 +84,37 @@ def render_jwks(keyring: Keyring) -> bytes:
 def render_discovery(settings: Settings, keyring: Keyring) -> bytes:
     """OpenID Provider (Discovery 1.0 §3) and RFC 8414 §2 metadata for what this IdP implements.
 
-    `response_types_supported` lists the authorization endpoint's response types: none
-    while no grant uses that endpoint, as RFC 8414 §2 allows leaving the endpoint out.
+    `response_types_supported` lists the authorization endpoint's response types (`code`).
     Introspection (RFC 7662) and revocation (RFC 7009) authenticate clients as the token
-    endpoint does.
-    The signing algorithms are those of every published key, so a client accepts the next
-    key's algorithm before it signs.
+    endpoint does, public clients excepted. The signing algorithms are those of every
+    published key, so a client accepts the next key's algorithm before it signs. Scopes:
+    the OpenID Connect ones and every configured client's (database clients are not read
+    here: the document must be the same bytes the publisher renders without a request).
     """
     issuer = settings.token.issuer
-    scopes = sorted({scope for client in settings.clients for scope in client.allowed_scopes})
+    scopes = sorted(
+        {scope for client in settings.clients for scope in client.allowed_scopes}.union(
+            OPENID_SCOPES
+        )
+    )
     return canonical_json(
         {
             "issuer": issuer,
             "jwks_uri": settings.token.jwks_uri,
+            "authorization_endpoint": f"{issuer}{AUTHORIZATION_PATH}",
             "token_endpoint": f"{issuer}{TOKEN_PATH}",
+            "userinfo_endpoint": f"{issuer}{USERINFO_PATH}",
+            "end_session_endpoint": f"{issuer}{END_SESSION_PATH}",
             "grant_types_supported": list(GRANT_TYPE_NAMES),
             "response_types_supported": list(RESPONSE_TYPES),
+            "response_modes_supported": ["query"],
+            "code_challenge_methods_supported": list(CODE_CHALLENGE_METHODS),
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": sorted(
                 {key.algorithm for key in keyring.keys}
             ),
-            "token_endpoint_auth_methods_supported": list(CLIENT_AUTH_METHODS),
+            "claims_supported": list(CLAIMS_SUPPORTED),
+            "token_endpoint_auth_methods_supported": list(TOKEN_ENDPOINT_AUTH_METHODS),
             "introspection_endpoint": f"{issuer}{INTROSPECTION_PATH}",
             "introspection_endpoint_auth_methods_supported": list(CLIENT_AUTH_METHODS),
             "revocation_endpoint": f"{issuer}{REVOCATION_PATH}",

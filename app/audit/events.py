@@ -20,6 +20,10 @@ from app.storage.unit_of_work import UnitOfWork
 TOKEN_ISSUED = "token.issued"
 CLIENT_AUTHENTICATION_FAILED = "client.authentication_failed"
 TOKEN_REVOKED = "token.revoked"
+# A code redeemed twice (RFC 6749 §4.1.2), a spent refresh token after its grace window
+# (RFC 9700 §4.14.2): what the first use issued is revoked.
+CODE_REPLAYED = "authorization_code.replayed"
+REFRESH_TOKEN_REUSED = "refresh_token.reused"
 KEY_ACTIVATED = "key.activated"
 AUDIT_PRUNED = "audit.pruned"
 USER_SIGNED_IN = "user.signed_in"

@@ -1,10 +1,13 @@
-"""`tokenidp tokens revoke`: revoke access tokens by writing a rule, never by storing tokens.
+"""`tokenidp tokens revoke`: revoke access tokens by writing a rule, never by storing tokens,
+and the refresh tokens the same selector matches (they are stored, as digests).
 
-One selector per command: `--jti J` (one token), `--client C`, `--subject S`, `--kid K`
-(tokens issued before `--issued-before T`, default now), or every client's tokens
-(`--issued-before T` alone, or `--all` for "before now"; both need `--yes`). The rule,
-a `token.revoked` event and an `admin.tokens.revoke` event commit together; the rules
-nothing is covered by any more are deleted in the same transaction.
+One selector per command: `--jti J` (one access token), `--client C`, `--subject S`,
+`--kid K` (tokens issued before `--issued-before T`, default now), or every client's
+tokens (`--issued-before T` alone, or `--all` for "before now"; both need `--yes`). The
+rule, the refresh tokens' revocation, their `token.revoked` events and an
+`admin.tokens.revoke` event commit together; the rules nothing is covered by any more are
+deleted in the same transaction. A refresh token matches `--kid K` when K signed the
+tokens issued with it; `--jti` names an access token, so it revokes no refresh token.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from app.audit.admin import admin_event
 from app.audit.events import TOKEN_REVOKED, AuditEvent, operator, record
 from app.audit.issued import count_alive_tokens_covered
 from app.cli import cli, command_settings, command_storage, reason_option
+from app.oauth.refresh_tokens import revoke_matching
 from app.oauth.revocation_rules import (
     RULE_LEEWAY_SECONDS,
     RevocationRule,
@@ -28,6 +32,7 @@ from app.oauth.revocation_rules import (
     iso_time,
     rule_from_selector,
 )
+from app.storage import UnitOfWork
 from app.storage.revocation_rules import delete_expired_rules, insert_rule
 
 SELECTORS = "--jti, --client, --subject, --kid, --issued-before or --all"
@@ -55,7 +60,7 @@ class EpochOrIsoTime(click.ParamType):
 
 @cli.group()
 def tokens() -> None:
-    """Access tokens: revoke them (introspection answers active: false)."""
+    """Access and refresh tokens: revoke them (introspection answers active: false)."""
 
 
 @tokens.command("revoke")
@@ -85,10 +90,12 @@ def revoke(
     reason: str | None,
     as_json: bool,
 ) -> None:
-    """Revoke access tokens until they expire: introspection answers active: false for them.
+    """Revoke access tokens until they expire, and the matching refresh tokens: introspection
+    answers active: false for them.
 
-    Prints the rule, until when it holds (when every token it covers has expired), and how
-    many of those tokens are still alive according to the audit log.
+    Prints the rule, until when it holds (when every access token it covers has expired),
+    how many of those are still alive according to the audit log, and how many refresh
+    tokens were revoked.
     """
     kind, value = _selected(jti=jti, client_id=client_id, subject=subject, kid=kid, every=every)
     if kind is None:
@@ -110,31 +117,29 @@ def revoke(
         raise click.UsageError(str(error)) from None
     if kind is RuleKind.ALL and not yes:
         raise click.UsageError(f"this revokes {rule.describe()}: add --yes to confirm")
-    if rule.expires_at <= now:
-        if as_json:
-            click.echo(json.dumps({"rule": None, "alive_tokens_in_audit_log": 0}, indent=2))
-        else:
-            click.echo(f"nothing to revoke: {rule.describe()} have all expired")
-        return
+    access_expired = rule.expires_at <= now
     with command_storage().transaction() as work:
-        dropped = delete_expired_rules(work, now=now)
-        rule_id = insert_rule(work, rule, created_at=now, created_by=operator(), reason=reason)
-        alive = count_alive_tokens_covered(
-            work.connection, rule, now=now, lifetime_seconds=lifetime
-        )
-        record(work, _revoked_event(rule, rule_id=rule_id, alive=alive, now=now, reason=reason))
-        record(
-            work,
-            admin_event(
-                "tokens.revoke",
-                reason=reason,
-                **_claim_fields(rule),
-                detail=_detail(rule, rule_id=rule_id),
-            ),
-        )
+        refresh_revoked = _revoke_refresh_tokens(work, rule, now=now, reason=reason)
+        if access_expired:
+            rule_id, alive, dropped = None, 0, 0
+        else:
+            dropped = delete_expired_rules(work, now=now)
+            rule_id = insert_rule(work, rule, created_at=now, created_by=operator(), reason=reason)
+            alive = count_alive_tokens_covered(
+                work.connection, rule, now=now, lifetime_seconds=lifetime
+            )
+            record(work, _revoked_event(rule, rule_id=rule_id, alive=alive, now=now, reason=reason))
+        if rule_id is not None or refresh_revoked:
+            detail = {**_detail(rule, rule_id=rule_id), "count": refresh_revoked}
+            record(
+                work,
+                admin_event("tokens.revoke", reason=reason, **_claim_fields(rule), detail=detail),
+            )
     if as_json:
         document = {
-            "rule": {
+            "rule": None
+            if rule_id is None
+            else {
                 "id": rule_id,
                 "kind": str(rule.kind),
                 "value": rule.value,
@@ -143,8 +148,16 @@ def revoke(
             },
             "alive_tokens_in_audit_log": alive,
             "expired_rules_deleted": dropped,
+            "refresh_tokens_revoked": refresh_revoked,
         }
         click.echo(json.dumps(document, indent=2))
+        return
+    refresh_line = f"refresh tokens revoked: {refresh_revoked}" + (
+        " (--jti names an access token)" if rule.kind is RuleKind.JTI else ""
+    )
+    if rule_id is None:
+        click.echo(f"nothing to revoke: {rule.describe()} have all expired")
+        click.echo(refresh_line)
         return
     click.echo(f"revoked: {rule.describe()}")
     click.echo(
@@ -152,8 +165,44 @@ def revoke(
         f"(AccessTokenLifetime + {RULE_LEEWAY_SECONDS} s leeway)"
     )
     click.echo(f"still alive: {alive} (a count of token.issued events in the audit log)")
+    click.echo(refresh_line)
     if dropped:
         click.echo(f"deleted {dropped} expired rule{'s' if dropped != 1 else ''}")
+
+
+def _revoke_refresh_tokens(
+    work: UnitOfWork, rule: RevocationRule, *, now: int, reason: str | None
+) -> int:
+    """The live refresh tokens the rule's selector matches, issued before its time; a
+    `token.revoked` event says how many. A jti rule names an access token: none."""
+    if rule.kind is RuleKind.JTI:
+        return 0
+    selector = {
+        RuleKind.CLIENT: "client_id",
+        RuleKind.SUBJECT: "subject",
+        RuleKind.KID: "kid",
+    }.get(rule.kind)
+    selected = {selector: rule.value} if selector else {}
+    revoked = revoke_matching(work, now=now, issued_before=rule.issued_before, **selected)
+    if revoked:
+        record(
+            work,
+            AuditEvent(
+                TOKEN_REVOKED,
+                now,
+                actor=operator(),
+                reason=reason,
+                **_claim_fields(rule),
+                detail={
+                    "kind": str(rule.kind),
+                    "value": rule.value,
+                    "issued_before": rule.issued_before,
+                    "count": revoked,
+                    "token_type": "refresh_token",
+                },
+            ),
+        )
+    return revoked
 
 
 def _selected(
@@ -193,7 +242,7 @@ def _claim_fields(rule: RevocationRule) -> dict[str, str]:
     return {column: rule.value} if column and rule.value else {}
 
 
-def _detail(rule: RevocationRule, *, rule_id: int) -> dict[str, Any]:
+def _detail(rule: RevocationRule, *, rule_id: int | None) -> dict[str, Any]:
     return {
         "rule": rule_id,
         "kind": str(rule.kind),

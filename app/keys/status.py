@@ -21,7 +21,8 @@ from app.keys.records import KeyRecords, Observation
 
 
 def longest_token_lifetime(settings: Settings) -> int:
-    """The longest a token signed now stays valid: what a retired key must outlive."""
+    """The longest a token signed now stays valid: what a retired key must outlive. Access
+    and ID tokens share `AccessTokenLifetime`; refresh tokens are opaque, never signed."""
     return settings.token.access_token_lifetime_seconds
 
 

@@ -30,6 +30,7 @@ from app.config import SCOPE
 from app.errors import TokenIdpError
 from app.http.middleware import run_inline
 from app.oauth.codes import CodeGrant, new_code, store_code
+from app.oauth.subjects import OPENID_SCOPES  # every client may ask for these, besides its own
 from app.services import IdpServices, idp
 from app.storage import StorageUnavailableError
 from app.users.accounts import SignIn, User, check_sign_in, find_user_by_subject, store_rehash
@@ -56,8 +57,6 @@ Parameters = MultiDict[str, str]
 AUTHORIZE_PATH = "/connect/authorize"
 AUTHORIZATION_CODE = "authorization_code"
 RESPONSE_TYPE = "code"
-# Scopes every client may ask for (OpenID Connect Core §5.4, §11), besides its own.
-OPENID_SCOPES = ("openid", "profile", "email", "offline_access")
 PKCE_METHOD = "S256"
 # RFC 7636 §4.2: BASE64URL(SHA256(verifier)) is 43 characters.
 S256_CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")

@@ -44,6 +44,32 @@ async def authenticate_client(
     return client
 
 
+async def authenticate_public_client(
+    authorization: str | None, form: Mapping[str, str], *, clients: ClientRegistry
+) -> Client | None:
+    """A public client naming itself by `client_id` alone (RFC 6749 §3.2.1), or None when
+    the request carries credentials (then `authenticate_client` decides).
+
+    Only for the grants that bind what they redeem to the client without a secret
+    (authorization code with PKCE, refresh token): the caller checks the grant type. A
+    confidential client that sends no secret is refused, as is a disabled public client.
+    """
+    if authorization or "client_secret" in form:
+        return None
+    client_id = form.get("client_id")
+    if not client_id:
+        return None
+    client = await clients.find(client_id)
+    if client is None or not client.is_public:
+        raise InvalidClientError(
+            "client authentication required (client_secret_basic or client_secret_post)",
+            presented_client_id=client_id,
+        )
+    if client.is_disabled:
+        raise InvalidClientError("this client is disabled", presented_client_id=client_id)
+    return client
+
+
 def _presented_credentials(authorization: str | None, form: Mapping[str, str]) -> tuple[str, str]:
     in_body = "client_secret" in form
     if authorization:

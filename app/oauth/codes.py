@@ -13,7 +13,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, insert, select, update
 
 from app.storage.schema import authorization_codes
 from app.storage.unit_of_work import UnitOfWork
@@ -69,6 +69,45 @@ def store_code(work: UnitOfWork, code: str, grant: CodeGrant, *, now: int) -> No
             "created_at": now,
             "expires_at": now + CODE_LIFETIME_SECONDS,
         },
+    )
+
+
+def find_code(connection: Connection, code: str, *, now: int) -> CodeGrant | Replayed | None:
+    """What a code stands for, read without redeeming it (the grant checks it and signs
+    before `redeem_code` decides in the transaction that records the issue): `Replayed`
+    for a code redeemed before, None for one unknown or expired."""
+    table = authorization_codes
+    row = connection.execute(
+        select(
+            table.c.client_id,
+            table.c.subject,
+            table.c.redirect_uri,
+            table.c.scopes,
+            table.c.auth_time,
+            table.c.nonce,
+            table.c.code_challenge,
+            table.c.code_challenge_method,
+            table.c.expires_at,
+            table.c.redeemed_at,
+            table.c.issued_jti,
+            table.c.issued_refresh_family,
+        ).where(table.c.code_sha256 == code_digest(code))
+    ).first()
+    if row is None:
+        return None
+    if row.redeemed_at is not None:
+        return Replayed(row.client_id, row.issued_jti, row.issued_refresh_family)
+    if row.expires_at <= now:
+        return None
+    return CodeGrant(
+        client_id=row.client_id,
+        subject=row.subject,
+        redirect_uri=row.redirect_uri,
+        scopes=tuple(row.scopes.split()),
+        auth_time=row.auth_time,
+        nonce=row.nonce,
+        code_challenge=row.code_challenge,
+        code_challenge_method=row.code_challenge_method,
     )
 
 

@@ -142,3 +142,34 @@ def register_error_handlers(app: Flask) -> None:
     def handle_unexpected(error: Exception) -> Response:
         log.exception("unexpected error while handling a request")
         return flask_json_response(SERVER_ERROR.document(), status=500)
+
+
+class BearerTokenError(OAuthError):
+    """RFC 6750 §3: a protected resource's refusal, its code repeated in a Bearer challenge."""
+
+    error = "invalid_token"
+    status = 401
+
+    def __init__(self, description: str) -> None:
+        challenge = (
+            f'Bearer realm="tokenidp", error="{self.error}", error_description="{description}"'
+        )
+        super().__init__(description, headers={"WWW-Authenticate": challenge})
+
+
+class InvalidTokenError(BearerTokenError):
+    """The access token is not ours, expired, revoked, or its key is (RFC 6750 §3.1)."""
+
+
+class InsufficientScopeError(BearerTokenError):
+    error = "insufficient_scope"
+    status = 403
+
+
+class BearerTokenRequiredError(OAuthError):
+    """No access token at all: a bare challenge, no error code in it (RFC 6750 §3.1)."""
+
+    status = 401
+
+    def __init__(self, description: str) -> None:
+        super().__init__(description, headers={"WWW-Authenticate": 'Bearer realm="tokenidp"'})

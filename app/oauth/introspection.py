@@ -1,10 +1,12 @@
 """The introspection endpoint (RFC 7662): whether an access token is active, and what it holds.
 
 Named steps, as the token endpoint's: the method, the form, client authentication, the
-`token` parameter (`token_type_hint` is accepted and ignored: access tokens are the only
-tokens we introspect, RFC 7662 §2.1), then the checks: signed by a key this IdP publishes
-and has not revoked, for our issuer and audience, not expired (app/oauth/own_tokens.py),
-and covered by no revocation rule. Anything else is `{"active": false}`, never why.
+`token` parameter (`token_type_hint` is accepted and not needed, RFC 7662 §2.1: a JWT is
+checked as an access token, anything else is looked up as a refresh token), then the
+checks. An access token: signed by a key this IdP publishes and has not revoked, for our
+issuer and audience, not expired (app/oauth/own_tokens.py), and covered by no revocation
+rule. A refresh token: stored, neither spent, revoked nor expired, and issued under a key
+that is not revoked. Anything else is `{"active": false}`, never why.
 
 Who may introspect what (RFC 7662 §4): every client authenticates; a client may
 introspect the tokens issued to it, and a client allowed the scope `introspect` (a
@@ -24,6 +26,7 @@ from app.oauth.authentication_failures import record_failed_authentication
 from app.oauth.client_auth import authenticate_client
 from app.oauth.errors import InvalidClientError, MethodNotAllowedError, TemporarilyUnavailableError
 from app.oauth.own_tokens import OwnTokenVerifier, token_facts, token_parameter
+from app.oauth.refresh_tokens import RefreshGrant, find_live
 from app.oauth.revocation_rules import is_revoked
 from app.oauth.token import read_token_form
 from app.services import IdpServices
@@ -59,16 +62,49 @@ class IntrospectionEndpoint:
         token = token_parameter(form)
         now = self.services.clock()
         access_token = self.verifier.verify(token, now=now)
-        if access_token is None or not may_introspect(client, access_token):
+        if access_token is None:
+            return await self.refresh_token_answer(client, token, now=int(now))
+        if not may_introspect(client, access_token):
             return INACTIVE
         if await revoked_by_a_rule(self.services.storage, access_token, now=int(now)):
             return INACTIVE
         return json_response(introspection_document(access_token))
 
+    async def refresh_token_answer(self, client: Client, token: str, *, now: int) -> OAuthResponse:
+        """A live refresh token's facts (RFC 7662 §2.2, `token_type` refresh_token)."""
+        try:
+            grant = await self.services.storage.read(partial(find_live, token=token, now=now))
+        except StorageUnavailableError as error:
+            log.error("introspection cannot read the refresh tokens: %s", error)
+            raise TemporarilyUnavailableError("refresh tokens cannot be checked now") from None
+        if grant is None or grant.kid in self.services.keyring.revoked:
+            return INACTIVE
+        if not may_introspect_for(client, grant.client_id):
+            return INACTIVE
+        return json_response(refresh_token_document(grant, issuer=self.verifier.issuer))
+
 
 def may_introspect(client: Client, access_token: AccessToken) -> bool:
     """Its own tokens, or any token with the `introspect` scope (RFC 7662 §4)."""
-    return client.client_id == access_token.client_id or INTROSPECT_SCOPE in client.allowed_scopes
+    return may_introspect_for(client, access_token.client_id)
+
+
+def may_introspect_for(client: Client, token_client_id: str) -> bool:
+    return client.client_id == token_client_id or INTROSPECT_SCOPE in client.allowed_scopes
+
+
+def refresh_token_document(grant: RefreshGrant, *, issuer: str) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "active": True,
+        "client_id": grant.client_id,
+        "token_type": "refresh_token",
+        "exp": grant.expires_at,
+        "sub": grant.subject,
+        "iss": issuer,
+    }
+    if grant.scopes:
+        document["scope"] = " ".join(grant.scopes)
+    return document
 
 
 async def revoked_by_a_rule(storage: Storage, access_token: AccessToken, *, now: int) -> bool:

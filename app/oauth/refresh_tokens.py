@@ -182,6 +182,23 @@ def find_live(connection: Connection, token: str, *, now: int) -> RefreshGrant |
     return _grant(row) if row is not None else None
 
 
+def find_stored(connection: Connection, token: str) -> RefreshGrant | None:
+    """The grant of a stored refresh token in any state (the revocation endpoint)."""
+    table = refresh_tokens
+    row = connection.execute(
+        select(
+            table.c.family_id,
+            table.c.client_id,
+            table.c.subject,
+            table.c.scopes,
+            table.c.kid,
+            table.c.auth_time,
+            table.c.expires_at,
+        ).where(table.c.token_sha256 == token_digest(token))
+    ).first()
+    return _grant(row) if row is not None else None
+
+
 def _grant(row: object) -> RefreshGrant:
     return RefreshGrant(
         family_id=row.family_id,  # type: ignore[attr-defined]

@@ -1,4 +1,4 @@
-"""The revocation endpoint (RFC 7009): a client revokes an access token issued to it.
+"""The revocation endpoint (RFC 7009): a client revokes an access or refresh token issued to it.
 
 Named steps, as the token endpoint's: the method, the form, client authentication, the
 `token` parameter, then verification (app/oauth/own_tokens.py). A token issued to the
@@ -9,15 +9,18 @@ Answered 200 and nothing revoked (RFC 7009 §2.2: "invalid tokens do not cause a
 response"): a token that is not ours, malformed, expired or signed by a revoked key, and
 a token issued to another client. RFC 7009 §2.1 says the latter request is refused; we
 answer it as an invalid token, so the answer never tells a client that a token it should
-not hold is valid. `token_type_hint` is ignored (RFC 7009 §2.1: the server MAY ignore
-it, and searches every token type it supports when the hint does not find the token), so
-no hint, known or not, is `unsupported_token_type` (§2.2.1): access tokens are the only
-tokens this IdP issues, and it revokes them.
+not hold is valid. `token_type_hint` is not needed (RFC 7009 §2.1: the server MAY ignore
+it, and searches every token type it supports): a JWT is verified as an access token,
+anything else is looked up as a refresh token, so no hint is `unsupported_token_type`
+(§2.2.1). Revoking a refresh token revokes its whole family (every token rotated from
+the same sign-in, RFC 7009 §2.1), with a `token.revoked` event, before the 200.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from functools import partial
 
 from app.audit.events import TOKEN_REVOKED, AuditEvent, record
 from app.http.messages import NO_STORE, OAuthRequest, OAuthResponse, response
@@ -25,6 +28,7 @@ from app.oauth.authentication_failures import record_failed_authentication
 from app.oauth.client_auth import authenticate_client
 from app.oauth.errors import InvalidClientError, MethodNotAllowedError, TemporarilyUnavailableError
 from app.oauth.own_tokens import OwnTokenVerifier, token_facts, token_parameter
+from app.oauth.refresh_tokens import find_stored, revoke_family
 from app.oauth.revocation_rules import jti_rule_for_token
 from app.oauth.token import read_token_form
 from app.services import IdpServices
@@ -60,7 +64,12 @@ class RevocationEndpoint:
         token = token_parameter(form)
         now = self.services.clock()
         access_token = self.verifier.verify(token, now=now)
-        if access_token is None or access_token.client_id != client.client_id:
+        if access_token is None:
+            await self.revoke_refresh_token(
+                token, client_id=client.client_id, now=int(now), address=request.remote_address
+            )
+            return DONE
+        if access_token.client_id != client.client_id:
             return DONE
         await self.revoke(access_token, now=int(now), address=request.remote_address)
         return DONE
@@ -92,6 +101,43 @@ class RevocationEndpoint:
             )
             record(work, event)
 
+        await self.write(unit)
+
+    async def revoke_refresh_token(
+        self, token: str, *, client_id: str, now: int, address: str
+    ) -> None:
+        """The family of a refresh token issued to `client_id`, and its audit event; nothing
+        for a token unknown or another client's."""
+        try:
+            grant = await self.services.storage.read(partial(find_stored, token=token))
+        except StorageUnavailableError as error:
+            log.error("refresh token not revoked: %s", error)
+            raise TemporarilyUnavailableError("the token could not be revoked; retry") from None
+        if grant is None or grant.client_id != client_id:
+            return
+
+        def unit(work: UnitOfWork) -> None:
+            revoked = revoke_family(work, grant.family_id, now=now)
+            event = AuditEvent(
+                TOKEN_REVOKED,
+                now,
+                client_id=grant.client_id,
+                subject=grant.subject,
+                kid=grant.kid,
+                address=address,
+                detail={
+                    "kind": "refresh_family",
+                    "value": grant.family_id,
+                    "count": revoked,
+                    "token_type": "refresh_token",
+                    "source": "revocation endpoint",
+                },
+            )
+            record(work, event)
+
+        await self.write(unit)
+
+    async def write(self, unit: Callable[[UnitOfWork], None]) -> None:
         try:
             await self.services.storage.write(unit)
         except StorageUnavailableError as error:

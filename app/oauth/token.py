@@ -8,27 +8,29 @@ for the adapter to render.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from urllib.parse import unquote_plus
 
 from app.audit.events import TOKEN_ISSUED, AuditEvent, record
 from app.clients import Client
 from app.http.messages import JSON_TYPE, NO_STORE, OAuthRequest, OAuthResponse
 from app.oauth.authentication_failures import record_failed_authentication
-from app.oauth.client_auth import authenticate_client
+from app.oauth.client_auth import authenticate_client, authenticate_public_client
 from app.oauth.errors import (
     InvalidClientError,
     InvalidRequestError,
     MethodNotAllowedError,
+    OAuthError,
     TemporarilyUnavailableError,
     UnauthorizedClientError,
     UnsupportedGrantTypeError,
 )
+from app.oauth.grant_types import PUBLIC_CLIENT_GRANTS
 from app.oauth.grants import GRANTS, Grant
 from app.services import IdpServices
 from app.storage import Storage, StorageUnavailableError
 from app.storage.unit_of_work import UnitOfWork
-from app.tokens.issuer import IssuedToken
+from app.tokens.issuer import GrantRecord, IssuedToken
 
 log = logging.getLogger("tokenidp")
 FORM_TYPE = "application/x-www-form-urlencoded"
@@ -48,9 +50,7 @@ class TokenEndpoint:
             raise MethodNotAllowedError(request.method, allowed="POST")
         form = read_token_form(request)
         try:
-            client = await authenticate_client(
-                request.header(b"authorization"), form, clients=self.services.clients
-            )
+            client = await self.authenticate(request, form)
         except InvalidClientError as error:
             await record_failed_authentication(self.services, error, request)
             raise
@@ -67,23 +67,43 @@ class TokenEndpoint:
             scopes=issued.scopes,
             address=request.remote_address,
         )
-        await commit_or_unavailable(self.services.storage, issued.record, event)
+        refusal = await commit_or_unavailable(self.services.storage, issued.record, event)
+        if refusal is not None:
+            raise refusal  # what the grant wrote instead (a replay's revocation) is committed
         return token_response(issued)
+
+    async def authenticate(self, request: OAuthRequest, form: Mapping[str, str]) -> Client:
+        """A secret where the client has one; a public client by client_id alone, only on
+        the grants that allow it (app/oauth/grant_types.py)."""
+        authorization = request.header(b"authorization")
+        if form.get("grant_type") in PUBLIC_CLIENT_GRANTS:
+            public = await authenticate_public_client(
+                authorization, form, clients=self.services.clients
+            )
+            if public is not None:
+                return public
+        return await authenticate_client(authorization, form, clients=self.services.clients)
 
 
 async def commit_or_unavailable(
-    storage: Storage, grant_record: Callable[[UnitOfWork], None] | None, event: AuditEvent
-) -> None:
+    storage: Storage, grant_record: GrantRecord | None, event: AuditEvent
+) -> OAuthError | None:
     """The grant's records and its audit event, committed together, or 503: a token whose
-    records are not committed is thrown away, never returned."""
+    records are not committed is thrown away, never returned.
 
-    def unit(work: UnitOfWork) -> None:
-        if grant_record is not None:
-            grant_record(work)
-        record(work, event)
+    A grant's record may find, in the transaction, that the token must not be issued (a
+    code or refresh token spent meanwhile): it writes what that calls for and returns the
+    error to answer; then no `token.issued` event is recorded.
+    """
+
+    def unit(work: UnitOfWork) -> OAuthError | None:
+        refusal = grant_record(work) if grant_record is not None else None
+        if refusal is None:
+            record(work, event)
+        return refusal
 
     try:
-        await storage.write(unit)
+        return await storage.write(unit)
     except StorageUnavailableError as error:
         log.error("token not issued: %s", error)
         raise TemporarilyUnavailableError("the token could not be recorded; retry") from None
@@ -135,9 +155,13 @@ def find_grant(form: Mapping[str, str], client: Client) -> tuple[str, Grant]:
 
 
 def token_response(issued: IssuedToken) -> OAuthResponse:
-    """RFC 6749 §5.1, written directly as bytes: the token is base64url and dots, and scopes
+    """RFC 6749 §5.1, written directly as bytes: the tokens are base64url and dots, and scopes
     are scope-tokens (RFC 6749 §3.3: no quote, no backslash), so nothing needs escaping."""
     scope = b',"scope":"%s"' % " ".join(issued.scopes).encode() if issued.scopes else b""
+    if issued.refresh_token is not None:
+        scope += b',"refresh_token":"%s"' % issued.refresh_token.encode("ascii")
+    if issued.id_token is not None:
+        scope += b',"id_token":"%s"' % issued.id_token.encode("ascii")
     body = b'{"access_token":"%s","token_type":"Bearer","expires_in":%d%s}' % (
         issued.access_token.encode("ascii"),
         issued.expires_in,

@@ -6,16 +6,22 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from app.config import TokenOptions
+from app.oauth.errors import OAuthError
 from app.storage.unit_of_work import UnitOfWork
 from app.tokens.claims import ClaimsTemplates, new_jwt_id
 from app.tokens.signer import ACCESS_TOKEN_TYPE, TokenSigner
+
+# Writes what a grant must store in the transaction of the audit event; returns the error
+# to answer instead when, in that transaction, the token turns out not to be issuable.
+GrantRecord = Callable[[UnitOfWork], OAuthError | None]
 
 
 class IssuedToken(NamedTuple):
     """What a grant issued (made per request: a NamedTuple is cheap to build).
 
-    `subject` and `client_id` are the token's; `record` writes what the grant must store
-    (refresh tokens, a code's redemption) in the transaction of the audit event.
+    `subject` and `client_id` are the access token's; `record` writes what the grant must
+    store (refresh tokens, a code's redemption) in the transaction of the audit event.
+    `id_token` and `refresh_token` are answered beside the access token when issued.
     """
 
     access_token: str
@@ -26,7 +32,9 @@ class IssuedToken(NamedTuple):
     client_id: str
     subject: str
     issued_at: int
-    record: Callable[[UnitOfWork], None] | None = None
+    record: GrantRecord | None = None
+    id_token: str | None = None
+    refresh_token: str | None = None
 
 
 class AccessTokenIssuer:

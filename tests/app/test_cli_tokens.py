@@ -55,6 +55,7 @@ def test_revoking_a_client_prints_the_rule_and_the_live_tokens_the_audit_log_cou
         f"rule {rule['id']} holds until {iso_time(rule['expires_at'])} "
         f"(AccessTokenLifetime + {RULE_LEEWAY_SECONDS} s leeway)",
         "still alive: 2 (a count of token.issued events in the audit log)",
+        "refresh tokens revoked: 0",
     ]
 
 

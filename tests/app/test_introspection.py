@@ -256,6 +256,7 @@ def test_discovery_names_introspection_and_revocation(idp):
     discovery = idp.flask_app.test_client().get(DISCOVERY_PATH).get_json()
     assert discovery["introspection_endpoint"] == f"{ISSUER}{INTROSPECTION_PATH}"
     assert discovery["revocation_endpoint"] == f"{ISSUER}{REVOCATION_PATH}"
-    methods = discovery["token_endpoint_auth_methods_supported"]
+    methods = ["client_secret_basic", "client_secret_post"]
+    assert discovery["token_endpoint_auth_methods_supported"] == [*methods, "none"]  # public
     assert discovery["introspection_endpoint_auth_methods_supported"] == methods
     assert discovery["revocation_endpoint_auth_methods_supported"] == methods

@@ -215,11 +215,23 @@ def test_unknown_paths_are_json_404s(client):
     assert response.get_json()["error"] == "invalid_request"
 
 
-def test_a_client_not_allowed_the_grant_is_unauthorized(store, config_dir, signing_certificate):
+def test_an_unsupported_grant_in_the_configuration_refuses_start(
+    store, config_dir, signing_certificate
+):
     environ = store.environ(CertificateThumbprint=signing_certificate.thumbprint)
-    environ["Clients__0__AllowedGrantTypes__0"] = "authorization_code"
+    environ["Clients__0__AllowedGrantTypes__0"] = "password"
     with pytest.raises(Exception, match="AllowedGrantTypes"):
         create_app(load_config(environ, config_dir=config_dir))
+
+
+def test_a_client_not_allowed_the_grant_is_unauthorized(client):
+    response = client.post(
+        TOKEN_PATH,
+        data={"grant_type": "authorization_code", "code": "c", "redirect_uri": "https://a/cb"},
+        headers=_basic(CLIENT_ID, CLIENT_SECRET),
+    )
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "unauthorized_client"
 
 
 def test_ec_certificates_sign_es256(store, config_dir, ec_key):

@@ -62,8 +62,19 @@ def test_discovery_names_the_issuer_endpoints_and_jwks(client):
     assert discovery["issuer"] == ISSUER
     assert discovery["jwks_uri"] == f"{ISSUER}{JWKS_PATH}"
     assert discovery["token_endpoint"] == f"{ISSUER}{TOKEN_PATH}"
-    assert discovery["grant_types_supported"] == ["client_credentials"]
-    assert discovery["scopes_supported"] == ["orders.read", "orders.write"]
+    assert discovery["grant_types_supported"] == [
+        "client_credentials",
+        "authorization_code",
+        "refresh_token",
+    ]
+    assert discovery["scopes_supported"] == [
+        "email",
+        "offline_access",
+        "openid",
+        "orders.read",
+        "orders.write",
+        "profile",
+    ]
 
 
 def test_jwks_uri_can_point_at_the_cdn(store, config_dir, signing_certificate):

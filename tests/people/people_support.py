@@ -32,11 +32,8 @@ def open_test_storage(url: str, config_dir) -> Storage:
 
 
 def register_web_clients(storage: Storage, redirect_uri: str = REDIRECT_URI) -> None:
-    """A public client (PKCE required) and a confidential one, both allowed the code grant.
-
-    Registered through `register_client`: the CLI accepts `--grant authorization_code` once
-    that grant is in app/oauth/grant_types.py (the other half of this issue).
-    """
+    """A public client (PKCE required) and a confidential one, both allowed the code grant
+    (registered as `tokenidp clients add` registers them)."""
     with storage.transaction() as work:
         for client_id, public in ((PUBLIC_CLIENT, True), (CONFIDENTIAL_CLIENT, False)):
             register_client(
