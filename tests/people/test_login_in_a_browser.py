@@ -3,8 +3,8 @@ Chromium through Playwright) against the IdP under gunicorn, and the client's lo
 redirect URI receives a code and its state.
 
 The screenshots go to `test-output/` at the top of the checkout (ignored by git), one set
-per database engine, where CI can keep them as artifacts. Redeeming the code is the token
-endpoint's part of the issue: here the code's SHA-256 row is checked instead.
+per database engine, where CI can keep them as artifacts. The client then redeems the code
+at the token endpoint with its PKCE verifier, as a browser app would.
 """
 
 from __future__ import annotations
@@ -15,8 +15,10 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import requests
 from clients_support import idp_environ
 from idp_support import ROOT, Gunicorn, free_port
+from jose import jwt
 from people_support import (
     PASSWORD,
     PUBLIC_CLIENT,
@@ -26,6 +28,7 @@ from people_support import (
     authorization_parameters,
     code_row,
     open_test_storage,
+    pkce_pair,
     register_web_clients,
 )
 from playwright.sync_api import expect
@@ -100,7 +103,8 @@ def test_a_person_fails_once_then_signs_in_and_the_client_gets_code_and_state(
 ):
     server, storage = idp
     engine = database_url.split(":", 1)[0]  # sqlite or postgresql: one set of pictures each
-    parameters = authorization_parameters(redirect_uri=callback.url)
+    verifier, challenge = pkce_pair()
+    parameters = authorization_parameters(redirect_uri=callback.url, code_challenge=challenge)
     url = f"{server.url}{AUTHORIZE_PATH}?" + "&".join(
         f"{name}={value}" for name, value in parameters.items()
     )
@@ -151,6 +155,31 @@ def test_a_person_fails_once_then_signs_in_and_the_client_gets_code_and_state(
         )
         [signed_in] = audit_events_named(storage, "user.signed_in")
         assert signed_in["subject"] == row["subject"]
+
+        # The client redeems the code with its verifier (a public client: client_id alone).
+        tokens = requests.post(
+            f"{server.url}/connect/token",
+            data={
+                "grant_type": "authorization_code",
+                "code": query["code"][0],
+                "redirect_uri": callback.url,
+                "client_id": PUBLIC_CLIENT,
+                "code_verifier": verifier,
+            },
+            timeout=10,
+        )
+        assert tokens.status_code == 200, tokens.text
+        jwks = requests.get(f"{server.url}/.well-known/jwks.json", timeout=5).json()
+        id_token = jwt.decode(
+            tokens.json()["id_token"],
+            jwks,
+            algorithms=["RS256"],
+            audience=PUBLIC_CLIENT,
+            issuer=server.url,
+            access_token=tokens.json()["access_token"],
+        )
+        assert id_token["sub"] == row["subject"] and id_token["nonce"] == parameters["nonce"]
+        assert id_token["auth_time"] == row["auth_time"]
 
         # A second authorization in the same browser skips the login page.
         again = authorization_parameters(redirect_uri=callback.url)
