@@ -10,9 +10,19 @@ import time
 import pytest
 import requests
 from downstream_support import DownstreamApi, command, kids_at
+from grants_support import (
+    REDIRECT_URI,
+    WEB_CLIENT_ID,
+    add_user,
+    issue_code,
+    register_people_clients,
+)
 from idp_support import CLIENT_ID, CLIENT_SECRET, Gunicorn, venv_bin
 from revocation_support import header_of
 from runbook_support import AWS_ENVIRONMENT, BUCKET
+
+from app.config import load_config
+from app.storage import open_storage
 
 
 @pytest.mark.slow
@@ -38,6 +48,11 @@ def test_emergency_rollover_with_two_running_instances(
     }
     published = command(environ, venv_bin("python"), "-m", "publisher", cwd=config_dir)
     assert published.returncode == 0, published.stderr
+    # A web application whose user signed in: its refresh token is issued under the key too.
+    environ["TOKENIDP_CONFIG_DIR"] = str(config_dir)
+    web_secret = register_people_clients(environ)
+    storage = open_storage(load_config(environ, config_dir=config_dir))
+    add_user(storage)
     instances = [Gunicorn(environ, cwd=config_dir) for _ in range(2)]
     downstream = DownstreamApi(jwks_uri)
     try:
@@ -46,6 +61,18 @@ def test_emergency_rollover_with_two_running_instances(
         stolen = instances[0].issue_token()
         assert header_of(stolen)["kid"] == compromised.thumbprint
         assert downstream.get_orders(stolen).status_code == 200
+        signed_in = requests.post(
+            f"{instances[0].url}/connect/token",
+            data={
+                "grant_type": "authorization_code",
+                "code": issue_code(storage, now=time.time()),
+                "redirect_uri": REDIRECT_URI,
+            },
+            auth=(WEB_CLIENT_ID, web_secret),
+            timeout=5,
+        ).json()
+        assert header_of(signed_in["id_token"])["kid"] == compromised.thumbprint
+        refresh_token = signed_in["refresh_token"]
 
         started = time.monotonic()
         rollover = command(
@@ -66,8 +93,10 @@ def test_emergency_rollover_with_two_running_instances(
         assert seconds < 60
         assert re.search(r"this run took \d+\.\d s \(within the 60 s bound\)", output)
         assert f"replacement: {replacement.thumbprint}" in output
-        assert f"issued under {compromised.thumbprint}: 1 token(s)" in output
+        assert f"issued under {compromised.thumbprint}: 2 token(s)" in output
         assert f"{CLIENT_ID}: 1 (" in output, "the report names the issuance under the key"
+        assert f"{WEB_CLIENT_ID}: 1 (" in output
+        assert "1 refresh token(s) revoked" in output
 
         for instance in instances:
             assert header_of(instance.issue_token())["kid"] == replacement.thumbprint
@@ -80,6 +109,20 @@ def test_emergency_rollover_with_two_running_instances(
             timeout=5,
         )
         assert introspected.json() == {"active": False}
+        refresh_introspected = requests.post(
+            f"{instances[1].url}/connect/introspect",
+            data={"token": refresh_token},
+            auth=(WEB_CLIENT_ID, web_secret),
+            timeout=5,
+        )
+        assert refresh_introspected.json() == {"active": False}, "its refresh tokens are dead"
+        refreshed = requests.post(
+            f"{instances[0].url}/connect/token",
+            data={"grant_type": "refresh_token", "refresh_token": refresh_token},
+            auth=(WEB_CLIENT_ID, web_secret),
+            timeout=5,
+        )
+        assert refreshed.status_code == 400 and refreshed.json()["error"] == "invalid_grant"
 
         fresh = instances[1].issue_token()
         assert downstream.get_orders(fresh).status_code == 200  # an unknown kid: it refreshes
