@@ -25,11 +25,14 @@ system-packages:
 	@command -v nginx >/dev/null || { command -v apt-get >/dev/null && \
 		echo "Installing Debian's nginx for the deployment test..." && \
 		apt-get install -y -qq nginx >/dev/null; } || echo "nginx is missing: its test skips"
+	@command -v chromium >/dev/null || { command -v apt-get >/dev/null && \
+		echo "Installing Debian's chromium for the login page's browser test..." && \
+		apt-get install -y -qq chromium >/dev/null; } || echo "chromium is missing: make test fails its browser test"
 
-# Lint, then the whole test suite on every core.
+# Lint, then the whole test suite on every core; here the browser test may not skip.
 test: $(VENV)/.installed system-packages
 	$(BIN)/ruff check .
-	$(BIN)/pytest -n auto --dist loadgroup
+	TOKENIDP_REQUIRE_BROWSER=1 $(BIN)/pytest -n auto --dist loadgroup
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

@@ -76,12 +76,13 @@ def create_app(
     app = Flask(__name__, instance_path=str(settings.instance_dir.resolve()))
     app.extensions["tokenidp"] = services
 
-    from app import api
+    from app import api, web
     from app.oauth import health
     from app.oauth.errors import register_error_handlers
 
     app.register_blueprint(health.bp)
     api.register(app, issuer=settings.token.issuer)
+    web.init_app(app, services)
     register_error_handlers(app)
     routes = protocol_routes(services)
     app.extensions[ROUTES] = routes

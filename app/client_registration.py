@@ -45,6 +45,7 @@ def register_client(
     is_public: bool,
     reason: str | None,
     now: int,
+    post_logout_redirect_uris: Sequence[str] = (),
 ) -> str | None:
     """Add the client; returns its new secret, or None for a public client (it has none)."""
     if _find_row(work, client_id) is not None:
@@ -57,6 +58,7 @@ def register_client(
                 "grant_types": " ".join(grant_types),
                 "scopes": " ".join(scopes),
                 "redirect_uris": "\n".join(redirect_uris),
+                "post_logout_redirect_uris": "\n".join(post_logout_redirect_uris),
                 "is_public": is_public,
                 "created_at": now,
             },
@@ -73,6 +75,8 @@ def register_client(
         "redirect_uris": list(redirect_uris),
         "kind": "public" if is_public else "confidential",
     }
+    if post_logout_redirect_uris:
+        detail["post_logout_redirect_uris"] = list(post_logout_redirect_uris)
     record(
         work,
         admin_event(

@@ -61,6 +61,7 @@ class Client:
     allowed_scopes: tuple[str, ...]
     redirect_uris: tuple[str, ...] = ()
     is_public: bool = False
+    post_logout_redirect_uris: tuple[str, ...] = ()
     source: Source = CONFIGURATION
     disabled_at: int | None = None
 
@@ -78,6 +79,9 @@ class Client:
             secrets=tuple(ClientSecret(digest) for digest in config.secret_sha256_digests),
             allowed_grant_types=config.allowed_grant_types,
             allowed_scopes=config.allowed_scopes,
+            redirect_uris=config.redirect_uris,
+            is_public=config.is_public,
+            post_logout_redirect_uris=config.post_logout_redirect_uris,
         )
 
 
@@ -258,6 +262,7 @@ def read_database_clients(connection: Connection, *, now: int) -> dict[str, Clie
             allowed_scopes=tuple(row.scopes.split()),
             redirect_uris=tuple(row.redirect_uris.splitlines()),
             is_public=bool(row.is_public),
+            post_logout_redirect_uris=tuple(row.post_logout_redirect_uris.splitlines()),
             source=DATABASE,
             disabled_at=row.disabled_at,
         )

@@ -46,5 +46,15 @@ def moto_server():
 
 
 def pytest_collection_modifyitems(items):
-    """Start tests marked slow first, so each runs beside the others instead of after them."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    """Start tests marked slow first, so each runs beside the others instead of after them.
+
+    Tests marked browser run last: Playwright's sync API keeps its event loop set as the
+    running loop of the main thread while the shared browser lives, and code that asks
+    `asyncio.get_running_loop()` (storage, the client registry) would find it.
+    """
+    items.sort(
+        key=lambda item: (
+            item.get_closest_marker("slow") is None,
+            item.get_closest_marker("browser") is not None,
+        )
+    )

@@ -233,10 +233,17 @@ class Gunicorn:
     """The real IdP under gunicorn on a free loopback port, stopped by `stop()`."""
 
     def __init__(
-        self, environ: dict[str, str], *, cwd: Path, workers: int = 1, log: Path | None = None
+        self,
+        environ: dict[str, str],
+        *,
+        cwd: Path,
+        workers: int = 1,
+        log: Path | None = None,
+        port: int | None = None,
     ) -> None:
-        """`log`: a file for gunicorn's stderr, for runs that log more than a pipe holds."""
-        self.port = free_port()
+        """`log`: a file for gunicorn's stderr, for runs that log more than a pipe holds;
+        `port`: a port chosen beforehand (an issuer that names it)."""
+        self.port = port or free_port()
         self.log = log
         self.url = f"http://127.0.0.1:{self.port}"
         env = {

@@ -28,6 +28,9 @@ CODE_REPLAYED = "authorization_code.replayed"
 REFRESH_TOKEN_REUSED = "refresh_token.reused"
 KEY_ACTIVATED = "key.activated"
 AUDIT_PRUNED = "audit.pruned"
+USER_SIGNED_IN = "user.signed_in"
+USER_SIGN_IN_FAILED = "user.sign_in_failed"
+USER_SIGNED_OUT = "user.signed_out"
 ADMIN_PREFIX = "admin."  # admin.clients.add, admin.tokens.revoke, …: every CLI change
 
 # The only keys `detail` may hold: identifiers, counts and settings, never credentials.
@@ -39,6 +42,7 @@ DETAIL_KEYS = frozenset(
         "grant_types",
         "issued_before",
         "kind",
+        "post_logout_redirect_uris",
         "previous_kid",
         "reason_code",
         "redirect_uris",
@@ -47,6 +51,7 @@ DETAIL_KEYS = frozenset(
         "secret_overlap_seconds",
         "source",
         "token_type",
+        "username",
         "value",
     }
 )

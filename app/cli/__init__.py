@@ -138,6 +138,7 @@ def register_commands() -> None:
         keys_verify,
         serve,
         tokens,
+        users,
     )
 
 

@@ -101,6 +101,13 @@ def clients() -> None:
     help="An absolute https URI (http for loopback hosts), no fragment; repeat for several.",
 )
 @click.option(
+    "--post-logout-redirect-uri",
+    "post_logout_redirect_uris",
+    multiple=True,
+    metavar="URI",
+    help="Where /connect/endsession may send the browser after sign-out; repeat for several.",
+)
+@click.option(
     "--public",
     is_flag=True,
     help="A public client: no secret, so no client_credentials (authorization code with PKCE).",
@@ -111,6 +118,7 @@ def add(
     grant_types: tuple[str, ...],
     scopes: tuple[str, ...],
     redirect_uris: tuple[str, ...],
+    post_logout_redirect_uris: tuple[str, ...],
     public: bool,
     reason: str | None,
 ) -> None:
@@ -122,6 +130,7 @@ def add(
     grant_types = _unique(grant_types)
     scopes = _unique(scopes)
     redirect_uris = _unique(redirect_uris)
+    post_logout_redirect_uris = _unique(post_logout_redirect_uris)
     for grant_type in grant_types:
         if grant_type not in GRANT_TYPE_NAMES:
             raise click.BadParameter(
@@ -144,6 +153,12 @@ def add(
         problem = redirect_uri_problem(uri)
         if problem is not None:
             raise click.BadParameter(f"{uri!r} {problem}", param_hint="'--redirect-uri'")
+    for uri in post_logout_redirect_uris:
+        problem = redirect_uri_problem(uri)
+        if problem is not None:
+            raise click.BadParameter(
+                f"{uri!r} {problem}", param_hint="'--post-logout-redirect-uri'"
+            )
     settings = command_settings()
     _refuse_configured(settings, client_id, "a client id must be in one place")
     with command_storage().transaction() as work:
@@ -156,6 +171,7 @@ def add(
             is_public=public,
             reason=reason,
             now=int(time.time()),
+            post_logout_redirect_uris=post_logout_redirect_uris,
         )
     if secret is None:
         click.echo(f"client {client_id!r} added (public: no secret); {IN_EFFECT}", err=True)
@@ -285,6 +301,7 @@ def _client_json(client: Client, *, now: int) -> dict[str, object]:
         "grant_types": list(client.allowed_grant_types),
         "scopes": list(client.allowed_scopes),
         "redirect_uris": list(client.redirect_uris),
+        "post_logout_redirect_uris": list(client.post_logout_redirect_uris),
         "public": client.is_public,
         "disabled": client.is_disabled,
         "disabled_at": _iso(client.disabled_at) if client.disabled_at is not None else None,

@@ -245,26 +245,72 @@ def _clients(node: Any) -> tuple[ClientConfig, ...]:
             setting = f"{where}:ClientSecrets:{secret_index}:Value"
             value = secret.get("value") if isinstance(secret, dict) else None
             digests.append(_secret_digest(value, setting))
-        if not digests:
+        is_public = _flag(entry.get("public"), f"{where}:Public")
+        if is_public and digests:
+            raise ConfigError(
+                f"{where}:ClientSecrets", f"client {shown(client_id)} is Public: it has no secret"
+            )
+        if not digests and not is_public:
             raise ConfigError(f"{where}:ClientSecrets", f"client {shown(client_id)} has no secret")
         grant_types = tuple(
             str(grant)
             for grant in as_list(entry.get("allowedgranttypes"), f"{where}:AllowedGrantTypes")
-        ) or ("client_credentials",)
+        )
         for grant in grant_types:
             if grant not in GRANT_TYPE_NAMES:
                 raise ConfigError(
                     f"{where}:AllowedGrantTypes",
                     f"{shown(grant)} is not supported (supported: {', '.join(GRANT_TYPE_NAMES)})",
                 )
+        if not grant_types:  # a public client's one grant is the authorization code's
+            grant_types = ("authorization_code",) if is_public else ("client_credentials",)
         scopes = tuple(
             str(scope) for scope in as_list(entry.get("allowedscopes"), f"{where}:AllowedScopes")
         )
         for scope in scopes:
             if not is_scope_token(scope):
                 raise ConfigError(f"{where}:AllowedScopes", f"{shown(scope)} is not a valid scope")
-        clients.append(ClientConfig(client_id, tuple(digests), grant_types, scopes))
+        if is_public and "client_credentials" in grant_types:
+            raise ConfigError(
+                f"{where}:AllowedGrantTypes",
+                f"client {shown(client_id)} is Public: it cannot use client_credentials",
+            )
+        clients.append(
+            ClientConfig(
+                client_id,
+                tuple(digests),
+                grant_types,
+                scopes,
+                redirect_uris=_redirect_uris(entry, "RedirectUris", where),
+                post_logout_redirect_uris=_redirect_uris(entry, "PostLogoutRedirectUris", where),
+                is_public=is_public,
+            )
+        )
     return tuple(clients)
+
+
+def _flag(value: Any, setting: str) -> bool:
+    """true/false in JSON, or the same words in an environment variable."""
+    if value is None or value == "" or value is False:
+        return False
+    if value is True or str(value).strip().lower() == "true":
+        return True
+    if str(value).strip().lower() == "false":
+        return False
+    raise ConfigError(setting, f"{shown(value)} is not true or false")
+
+
+def _redirect_uris(entry: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
+    """Absolute https URIs (http for loopback hosts), matched exactly at the endpoints."""
+    from app.clients import redirect_uri_problem  # app.clients reads this package
+
+    setting = f"{where}:{key}"
+    uris = tuple(str(uri) for uri in as_list(entry.get(key.lower()), setting))
+    for uri in uris:
+        problem = redirect_uri_problem(uri)
+        if problem is not None:
+            raise ConfigError(setting, f"{shown(uri)} {problem}")
+    return tuple(dict.fromkeys(uris))
 
 
 # RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ); scope = tokens joined by " ".

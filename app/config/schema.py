@@ -43,7 +43,15 @@ TOKEN_SETTINGS = (
     TokenSetting("RefreshTokenLifetime", "refresh_token_lifetime_seconds"),
     TokenSetting("KeyringRefreshInterval", "keyring_refresh_interval_seconds"),
 )
-CLIENT_KEYS = ("ClientId", "ClientSecrets", "AllowedGrantTypes", "AllowedScopes")
+CLIENT_KEYS = (
+    "ClientId",
+    "ClientSecrets",
+    "AllowedGrantTypes",
+    "AllowedScopes",
+    "RedirectUris",
+    "PostLogoutRedirectUris",
+    "Public",
+)
 CLIENT_SECRET_KEYS = ("Value",)
 METRICS_KEYS = ("AllowedNetworks", "BearerSecretSha256")
 RATE_LIMIT_KEYS = ("FailuresPerAddress", "FailuresPerId")

@@ -20,6 +20,9 @@ class ClientConfig:
     secret_sha256_digests: tuple[bytes, ...]
     allowed_grant_types: tuple[str, ...]
     allowed_scopes: tuple[str, ...]
+    redirect_uris: tuple[str, ...] = ()
+    post_logout_redirect_uris: tuple[str, ...] = ()
+    is_public: bool = False  # no secret: authorization code with PKCE only
 
 
 @dataclass(frozen=True)

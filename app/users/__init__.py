@@ -1,0 +1,1 @@
+"""People who sign in: their passwords (argon2id) and accounts (the `users` table)."""
