@@ -31,6 +31,7 @@ from app.errors import TokenIdpError
 from app.http.middleware import run_inline
 from app.oauth.codes import CodeGrant, new_code, store_code
 from app.oauth.subjects import OPENID_SCOPES  # every client may ask for these, besides its own
+from app.ops.logins import login_refusal, record_failed_login
 from app.services import IdpServices, idp
 from app.storage import StorageUnavailableError
 from app.users.accounts import SignIn, User, check_sign_in, find_user_by_subject, store_rehash
@@ -76,6 +77,8 @@ CARRIED = (
     "code_challenge_method",
 )
 SIGN_IN_FAILED = "Incorrect username or password."
+# Said the same way whether or not the user exists: the limit counts names, not accounts.
+TOO_MANY_FAILURES = "Too many failed sign-ins. Try again in {minutes} min."
 SIGN_IN_ACTION = "sign-in"
 
 
@@ -340,10 +343,24 @@ def sign_in(authorization: AuthorizationRequest, services: IdpServices) -> Respo
         )
     username = form.get("username", "")[:MAX_USERNAME_LENGTH]
     password = form.get("password", "")
+    address = request.remote_addr or ""
+    refusal = login_refusal(services, address=address, username=username)
+    if refusal is not None:  # before the password is checked: guessing costs nothing more
+        response = login_page(
+            authorization,
+            username=username,
+            error=TOO_MANY_FAILURES.format(minutes=-(-refusal.retry_after_seconds // 60)),
+        )
+        response.status_code = 429
+        response.headers["Retry-After"] = str(refusal.retry_after_seconds)
+        return response
     with services.storage.reading() as connection:
         outcome = check_sign_in(connection, username, password)
     now = int(services.clock())
     if outcome.user is None:
+        record_failed_login(
+            services, address=address, username=username, reason=outcome.failure or "failed"
+        )
         audit_failed_sign_in(services, authorization, username, outcome, now=now)
         return login_page(authorization, username=username, error=SIGN_IN_FAILED)
     session = new_session(outcome.user.subject, now=now)

@@ -383,3 +383,24 @@ def test_every_instance_accepts_every_instances_session(environ, config_dir, app
 
     response = second.get(AUTHORIZE_PATH, query_string=authorization_parameters(prompt="none"))
     assert code_row(storage, redirect_query(response.headers["Location"])["code"]) is not None
+
+
+def test_too_many_failed_sign_ins_are_refused_before_the_password_is_checked(
+    environ, config_dir, storage, subject
+):
+    limited = {**environ, "RateLimits__FailuresPerId": "3/minute"}
+    browser = create_app(load_config(limited, config_dir=config_dir)).test_client()
+    for _ in range(3):
+        failed = sign_in(browser, authorization_parameters(), password="guess")
+        assert failed.status_code == 401
+
+    refused = sign_in(browser, authorization_parameters())  # the right password, too late
+
+    assert refused.status_code == 429
+    assert 0 < int(refused.headers["Retry-After"]) <= 60
+    assert "Location" not in refused.headers
+    alert = re.search(r'<p id="sign-in-error" class="alert" role="alert">([^<]+)</p>', refused.text)
+    assert alert[1] == "Too many failed sign-ins. Try again in 1 min."
+    assert len(audit_events_named(storage, "user.sign_in_failed")) == 3
+    [limited_event] = audit_events_named(storage, "login.rate_limited")
+    assert PASSWORD not in repr(limited_event)
