@@ -72,6 +72,8 @@ def test_every_answer_matches_the_description(idp, tmp_path):
             "20261126",
             "--request-timeout",
             "10",
+            "--max-redirects",
+            "0",  # a redirect to a client's redirect URI leaves loopback: never follow it
         ],
         cwd=tmp_path,
         capture_output=True,
