@@ -3,10 +3,9 @@ gunicorn: authorization code with PKCE, the ID token validated against the JWKS 
 serves (iss, aud, nonce, at_hash), userinfo, and a refresh; then 50 simultaneous refreshes
 across two gunicorn workers, exactly one of which succeeds. On SQLite and PostgreSQL.
 
-The browser step is added when the login page lands: until then the authorization code
-is inserted with `store_code` into the gunicorn's database, with the PKCE challenge, the
-nonce and the redirect URI Authlib put in its authorization URL, as the authorization
-endpoint will store it after a login. Everything after the redirect is Authlib's.
+The person's part is played over HTTP as a browser would: Authlib's authorization URL
+gives the sign-in page, its form is posted with the user's password, and the redirect to
+the client carries the code. Everything after the redirect is Authlib's.
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ from __future__ import annotations
 import threading
 import time
 import warnings
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 import pytest
 import requests
@@ -24,16 +23,13 @@ from authlib.oidc.core import CodeIDToken
 from grants_support import (
     OIDC_SCOPES,
     REDIRECT_URI,
-    USER_EMAIL,
-    USER_NAME,
-    USER_SUBJECT,
     WEB_CLIENT_ID,
-    Pkce,
     add_user,
     issue_code,
     register_people_clients,
 )
 from idp_support import Gunicorn, migrated_sqlite_url
+from people_support import PASSWORD, USERNAME, add_test_user, form_fields
 from sqlalchemy import select
 
 from app.documents import DISCOVERY_PATH
@@ -78,8 +74,26 @@ def server(store, rsa_key, config_dir, tmp_path, database_url):
         assert secret not in log
 
 
+def sign_in_as_a_person(authorization_url: str) -> str:
+    """What a person does in a browser: the sign-in page, then its form with the password;
+    returns where the IdP sends the browser back (not followed: it is the client's)."""
+    browser = requests.Session()
+    page = browser.get(authorization_url, timeout=5, allow_redirects=False)
+    assert page.status_code == 200, page.text
+    action, fields = form_fields(page.text)
+    answer = browser.post(
+        urljoin(authorization_url, action),
+        data={**fields, "username": USERNAME, "password": PASSWORD},
+        timeout=10,
+        allow_redirects=False,
+    )
+    assert answer.status_code in (302, 303), answer.text
+    return answer.headers["Location"]
+
+
 def test_authlib_completes_code_pkce_validates_the_id_token_calls_userinfo_and_refreshes(server):
     gunicorn, storage, secret, kid = server
+    person = add_test_user(storage)
     discovery = requests.get(f"{gunicorn.url}{DISCOVERY_PATH}", timeout=5).json()
     assert discovery["issuer"] == gunicorn.url
     assert "S256" in discovery["code_challenge_methods_supported"]
@@ -101,18 +115,11 @@ def test_authlib_completes_code_pkce_validates_the_id_token_calls_userinfo_and_r
     }
     assert asked["code_challenge_method"] == "S256"
 
-    # The browser step is added when the login page lands: the code the authorization
-    # endpoint would store after the login, for what Authlib asked.
-    code = issue_code(
-        storage,
-        now=time.time(),
-        scopes=tuple(asked["scope"].split()),
-        nonce=asked["nonce"],
-        pkce=Pkce(code_verifier, asked["code_challenge"]),
-    )
+    redirected_to = sign_in_as_a_person(authorization_url)
+    assert redirected_to.startswith(f"{REDIRECT_URI}?code=")
     token = session.fetch_token(
         discovery["token_endpoint"],
-        authorization_response=f"{REDIRECT_URI}?code={code}&state={state}",
+        authorization_response=redirected_to,
         code_verifier=code_verifier,
     )
     assert {"access_token", "id_token", "refresh_token"} <= set(token)
@@ -130,15 +137,15 @@ def test_authlib_completes_code_pkce_validates_the_id_token_calls_userinfo_and_r
         },
     )
     claims.validate()  # iss, aud, exp, iat, nonce, at_hash
-    assert claims["sub"] == USER_SUBJECT
+    assert claims["sub"] == person
     assert claims["aud"] == WEB_CLIENT_ID
-    assert (claims["name"], claims["email"]) == (USER_NAME, USER_EMAIL)
+    assert (claims["name"], claims["email"]) == ("Alice Liddell", "alice@example.com")
     assert claims.header["kid"] == kid
 
     userinfo = session.get(discovery["userinfo_endpoint"], timeout=5)
     assert userinfo.status_code == 200, userinfo.text
-    assert userinfo.json()["sub"] == USER_SUBJECT
-    assert userinfo.json()["email"] == USER_EMAIL
+    assert userinfo.json()["sub"] == person
+    assert userinfo.json()["email"] == "alice@example.com"
 
     first_refresh_token = token["refresh_token"]
     refreshed = session.refresh_token(discovery["token_endpoint"])
