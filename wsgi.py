@@ -14,6 +14,7 @@ import sys
 from app import create_app
 from app.errors import ConfigError
 from app.http.application import serve
+from app.logs import refusal_line
 from app.serving import settings_loaded
 
 # gunicorn's exit status for a worker that cannot boot: the master stops instead of looping.
@@ -21,7 +22,7 @@ WORKER_BOOT_ERROR = 3
 
 
 def _refuse(line: str, status: int) -> None:
-    print(f"tokenidp: refusing to start: {line}", file=sys.stderr, flush=True)
+    print(refusal_line(line), file=sys.stderr, flush=True)
     raise SystemExit(status)
 
 

@@ -9,10 +9,11 @@ import os
 import sys
 
 from app.errors import ConfigError
+from app.logs import refusal_line
 from app.serving import gunicorn_settings
 
 try:
     globals().update(gunicorn_settings(os.environ))
 except ConfigError as error:
-    print(f"tokenidp: refusing to start: {error}", file=sys.stderr, flush=True)
+    print(refusal_line(str(error)), file=sys.stderr, flush=True)
     raise SystemExit(2) from None

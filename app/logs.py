@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import sys
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -36,6 +37,26 @@ def log_format(environ: Mapping[str, str] | None = None) -> str:
         shown = raw if len(raw) <= 40 else f"{raw[:39]}…"
         raise ConfigError(LOG_FORMAT_VARIABLE, f"{shown!r} is not one of {', '.join(LOG_FORMATS)}")
     return value
+
+
+def refusal_line(reason: str) -> str:
+    """The one line a refused start prints on stderr before logging is set up: plain text,
+    or with `TOKENIDP_LOG_FORMAT=json` a JSON object like every other line."""
+    try:
+        as_json = log_format() == "json"
+    except ConfigError:
+        as_json = False  # the format setting itself is what is refused: plain text
+    if not as_json:
+        return f"tokenidp: refusing to start: {reason}"
+    return json_line(
+        {
+            "time": iso_timestamp(time.time()),
+            "level": "ERROR",
+            "logger": "tokenidp",
+            "pid": os.getpid(),
+            "message": f"refusing to start: {reason}",
+        }
+    )
 
 
 def json_line(fields: Mapping[str, Any]) -> str:

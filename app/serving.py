@@ -20,7 +20,7 @@ from typing import Any
 from app.config.values import shown
 from app.errors import ConfigError
 from app.http.h1c import name_unsupported_transfer_coding
-from app.logs import GunicornLogger, log_format
+from app.logs import GunicornLogger, log_format, refusal_line
 
 log = logging.getLogger("tokenidp")
 MAX_WORKERS = 256
@@ -147,12 +147,11 @@ def refuse_unusable_addresses(server: Any) -> None:
             try:
                 probe.bind(address)
             except OSError as error:
-                print(
-                    f"tokenidp: refusing to start: TOKENIDP_BIND: cannot listen on "
-                    f"{_format_address(address)}: {_bind_failure(error)}",
-                    file=sys.stderr,
-                    flush=True,
+                reason = (
+                    f"TOKENIDP_BIND: cannot listen on {_format_address(address)}: "
+                    f"{_bind_failure(error)}"
                 )
+                print(refusal_line(reason), file=sys.stderr, flush=True)
                 raise SystemExit(2) from None
 
 

@@ -94,3 +94,22 @@ def test_an_unknown_log_format_is_one_line_naming_the_setting(store, config_dir,
     assert result.returncode == 2
     assert "TOKENIDP_LOG_FORMAT: 'xml' is not one of text, json" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_refused_start_is_one_json_line_naming_the_setting(store, config_dir):
+    idp = Gunicorn(
+        {
+            **store.environ(CertificateThumbprint="AB" * 20),
+            "TOKENIDP_LOG_FORMAT": "json",
+        },
+        cwd=config_dir,
+    )
+    idp.process.wait(timeout=30)
+    stderr = idp.stop()
+
+    assert idp.process.returncode != 0
+    lines = [json.loads(line) for line in stderr.splitlines() if line.strip()]
+    [refusal] = [line for line in lines if line["message"].startswith("refusing to start:")]
+    assert refusal["level"] == "ERROR"
+    assert "TokenOptions:CertificateThumbprint" in refusal["message"]
+    assert "Traceback" not in stderr
