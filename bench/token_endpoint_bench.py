@@ -4,7 +4,8 @@
 
 One worker pinned to core 0, wrk pinned to core 1. Prints tokens/s, p50/p99 latency,
 errors, server CPU per token, the cost of one raw RSA-2048 PKCS#1 v1.5 SHA-256 signature
-measured here on core 0, and JWKS throughput against a bare Flask route serving the same bytes.
+measured here on core 0, and JWKS throughput against a bare ASGI app serving the same bytes
+(bench/bare_jwks_app.py) in the same gunicorn asgi worker.
 Then the deployment shape, workers = cores and nothing pinned: tokens/s, latency, errors.
 Targets: CPU per token <= 2.2 x the raw signature; JWKS >= 0.9 x the bare route; zero errors.
 """
@@ -156,7 +157,7 @@ def main() -> int:
         f"{', '.join(format(result['ratio'], '.2f') for result in rounds)})"
     )
     print(
-        f"jwks: {jwks_rate:.0f} req/s; bare Flask route, same bytes: {bare_rate:.0f} req/s "
+        f"jwks: {jwks_rate:.0f} req/s; bare ASGI app, same bytes: {bare_rate:.0f} req/s "
         f"= {jwks_rate / bare_rate:.2f} (target >= 0.90); errors: {jwks_errors:.0f}"
     )
     print(
