@@ -40,14 +40,21 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=16)
     arguments = parser.parse_args()
     base = os.environ.get("TOKENIDP_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
     admin = create_engine(base.replace("postgresql://", "postgresql+psycopg://", 1))
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    postgresql = f"{base}?options=-csearch_path%3D{schema}"
-    engine = create_storage_engine(postgresql)
-    upgrade(engine)
-    engine.dispose()
+    schemas: list[str] = []
+
+    def new_database() -> str:
+        """A migrated schema of its own: each algorithm's key is its deployment's first."""
+        schema = f"bench_{uuid.uuid4().hex[:8]}"
+        with admin.begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        schemas.append(schema)
+        url = f"{base}?options=-csearch_path%3D{schema}"
+        engine = create_storage_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        return url
+
     failures = []
     try:
         with tempfile.TemporaryDirectory(prefix="audit-bench-") as folder:
@@ -60,10 +67,13 @@ def main() -> int:
                 f"{arguments.rounds} rounds x {arguments.seconds:g} s, one worker pinned to core 0"
             )
             for kind, algorithm in (("rsa", "RS256"), ("ec", "ES256")):
-                failures += measure_algorithm(work, kind, algorithm, postgresql, script, arguments)
+                failures += measure_algorithm(
+                    work, kind, algorithm, new_database(), script, arguments
+                )
     finally:
         with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            for schema in schemas:
+                connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
     if failures:
         print("FAILED: " + "; ".join(failures))

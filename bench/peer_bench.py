@@ -48,6 +48,7 @@ from idp_support import (  # noqa: E402
     ISSUER,
     CertStore,
     free_port,
+    migrated_sqlite_url,
     new_key,
 )
 from load_support import (  # noqa: E402
@@ -205,7 +206,11 @@ def start_pair(servers: dict, work: Path, algorithm: str, key, *, app: str, core
     """TokenIDP with a real certificate, then node with the same private key and kid."""
     store = CertStore(work / f"store-{algorithm}")
     added = store.add(key=key, subject=f"CN=peer bench {algorithm}")
-    environ = store.environ(CertificateThumbprint=added.thumbprint)
+    environ = {
+        **store.environ(CertificateThumbprint=added.thumbprint),
+        # A deployment of its own per algorithm: each key is its database's first key.
+        "TOKENIDP_DATABASE_URL": migrated_sqlite_url(work / f"tokenidp-{algorithm}.sqlite3"),
+    }
     for deployment, workers, core in ((False, 1, SERVER_CORE), (True, cores, None)):
         name = f"tokenidp-{algorithm}-{workers}w"
         servers["TokenIDP", algorithm, deployment] = start_gunicorn(
