@@ -21,8 +21,8 @@ from revocation_support import claims_of, header_of
 from runbook_support import AWS_ENVIRONMENT, BUCKET
 
 SUBJECT = "CN=tokenidp signing"
-ACTIVATION_DELAY = 6  # seconds; twice the cache lifetime, the shortest Production allows
-CACHE_MAX_AGE = 3
+ACTIVATION_DELAY = 10  # seconds; twice the cache lifetime, the shortest Production allows
+CACHE_MAX_AGE = 5
 
 
 class TokenWatch:
