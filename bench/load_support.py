@@ -180,13 +180,20 @@ def start_gunicorn(
     )
 
 
-def run_wrk(
-    url: str, *, seconds: float, connections: int, script: Path, core: int | None = LOAD_CORE
-) -> dict[str, float]:
+def wrk_output(
+    url: str,
+    *,
+    seconds: float,
+    connections: int,
+    script: Path,
+    core: int | None = LOAD_CORE,
+    threads: int = 1,
+) -> list[str]:
+    """What one wrk run printed, line by line (its script's `done` lines included)."""
     command = pinned(
         [
             "wrk",
-            "-t1",
+            f"-t{threads}",
             f"-c{connections}",
             f"-d{seconds:g}s",
             "--timeout",
@@ -199,11 +206,25 @@ def run_wrk(
         core,
     )
     completed = subprocess.run(command, capture_output=True, text=True)
-    lines = [line for line in completed.stdout.splitlines() if line.startswith("RESULT ")]
-    if completed.returncode != 0 or not lines:
+    lines = completed.stdout.splitlines()
+    if completed.returncode != 0 or not any(line.startswith("RESULT ") for line in lines):
         raise RuntimeError(f"wrk failed ({completed.returncode}): {completed.stderr.strip()}")
-    pairs = (part.split("=") for part in lines[0].split()[1:])
+    return lines
+
+
+def wrk_result(lines: list[str]) -> dict[str, float]:
+    """The `RESULT name=value …` line that WRK_REPORT-style scripts print, as numbers."""
+    line = next(line for line in lines if line.startswith("RESULT "))
+    pairs = (part.split("=") for part in line.split()[1:])
     return {name: float(value) for name, value in pairs}
+
+
+def run_wrk(
+    url: str, *, seconds: float, connections: int, script: Path, core: int | None = LOAD_CORE
+) -> dict[str, float]:
+    return wrk_result(
+        wrk_output(url, seconds=seconds, connections=connections, script=script, core=core)
+    )
 
 
 def measure(

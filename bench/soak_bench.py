@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import base64
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,7 +40,7 @@ from grants_support import (  # noqa: E402
     register_people_clients,
 )
 from idp_support import CLIENT_ID, CLIENT_SECRET, CertStore, new_key  # noqa: E402
-from load_support import children, start_gunicorn  # noqa: E402
+from load_support import children, start_gunicorn, wrk_output, wrk_result  # noqa: E402
 
 from app.config import load_config  # noqa: E402
 from app.oauth.refresh_tokens import (  # noqa: E402
@@ -193,36 +192,23 @@ def seed_refresh_tokens(environ: dict[str, str], kid: str, count: int, path: Pat
 
 
 def run_wrk(url: str, script: Path, *, seconds: int, connections: int) -> tuple[dict, dict]:
-    threads = wrk_threads(connections)
-    done = subprocess.run(
-        [
-            "wrk",
-            f"-t{threads}",
-            f"-c{connections}",
-            f"-d{seconds}s",
-            "--timeout",
-            "5s",
-            "--latency",
-            "-s",
-            str(script),
-            url,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=seconds + 60,
+    """wrk's figures, with the refreshes attempted, and the answers by status."""
+    lines = wrk_output(
+        url,
+        seconds=seconds,
+        connections=connections,
+        script=script,
+        core=None,
+        threads=wrk_threads(connections),
     )
-    result: dict[str, float] = {}
+    result = wrk_result(lines)
     statuses: dict[int, int] = {}
-    for line in done.stdout.splitlines():
-        if line.startswith("RESULT "):
-            result = {k: float(v) for k, v in (pair.split("=") for pair in line.split()[1:])}
-        elif line.startswith("REFRESHES "):
+    for line in lines:
+        if line.startswith("REFRESHES "):
             result["refreshes"] = float(line.split()[1])
         elif line.startswith("STATUS "):
             _, status, count = line.split()
             statuses[int(status)] = int(count)
-    if not result:
-        raise RuntimeError(f"wrk printed no result:\n{done.stdout}\n{done.stderr}")
     return result, statuses
 
 

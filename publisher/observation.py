@@ -10,10 +10,10 @@ every published key yet (a CDN edge still serving the old copy) is fetched again
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from collections.abc import Callable
 
+from app.audit.times import format_time
 from app.config import Settings
 from app.keys.keyring import Keyring, format_duration
 from app.keys.live import serves_own_jwks
@@ -72,11 +72,7 @@ def observe_after_publishing(
     delay = settings.token.key_activation_delay_seconds
     for kid in observed:
         since = records.observations[kid].observed_at if kid in records.observations else None
-        when = (
-            dt.datetime.fromtimestamp(since + delay, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-            if since is not None
-            else "later"
-        )
+        when = f"{format_time(since + delay)} UTC" if since is not None else "later"
         say(
             f"Observed {kid} at {url} for the first time: it may sign from {when} "
             f"(activation delay {format_duration(delay)})"

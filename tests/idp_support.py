@@ -297,3 +297,8 @@ class Gunicorn:
         if self.log is not None:
             return self.log.read_text()
         return self.process.stderr.read()
+
+
+def epoch_of(stamp: str) -> int:
+    """`2026-11-26T16:37:16Z`, as the `--json` outputs print times, in epoch seconds."""
+    return int(dt.datetime.fromisoformat(stamp).timestamp())

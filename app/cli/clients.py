@@ -7,7 +7,6 @@ so; only its SHA-256 digest is stored. Every change and its audit event commit t
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
 import time
@@ -15,6 +14,7 @@ from collections.abc import Sequence
 
 import click
 
+from app.audit.times import iso_time
 from app.cli import cli, command_settings, command_storage, reason_option
 from app.cli.table import Column, render_table
 from app.client_registration import (
@@ -225,7 +225,9 @@ def disable(client_id: str, reason: str | None) -> None:
     with command_storage().transaction() as work:
         disabled_at = disable_client(work, client_id, reason=reason, now=int(time.time()))
     if disabled_at is not None:
-        click.echo(f"client {client_id!r} was disabled already, at {_iso(disabled_at)}: no change")
+        click.echo(
+            f"client {client_id!r} was disabled already, at {iso_time(disabled_at)}: no change"
+        )
         return
     click.echo(f"client {client_id!r} disabled; {IN_EFFECT}")
 
@@ -250,7 +252,7 @@ def rotate_secret(client_id: str, overlap: int, reason: str | None) -> None:
         )
     click.echo(rotation.secret)
     older = (
-        f"the older secrets work until {_iso(rotation.older_valid_until)}"
+        f"the older secrets work until {iso_time(rotation.older_valid_until)}"
         if rotation.older_secrets_shortened
         else "no older secret was valid for longer"
     )
@@ -288,7 +290,7 @@ def _unique(values: Sequence[str]) -> tuple[str, ...]:
 def _expiries(client: Client, *, now: int) -> list[str]:
     """When the client's rotated-out secrets that still work stop working."""
     return sorted(
-        _iso(secret.expires_at)
+        iso_time(secret.expires_at)
         for secret in client.active_secrets(now)
         if secret.expires_at is not None
     )
@@ -304,11 +306,7 @@ def _client_json(client: Client, *, now: int) -> dict[str, object]:
         "post_logout_redirect_uris": list(client.post_logout_redirect_uris),
         "public": client.is_public,
         "disabled": client.is_disabled,
-        "disabled_at": _iso(client.disabled_at) if client.disabled_at is not None else None,
+        "disabled_at": iso_time(client.disabled_at) if client.disabled_at is not None else None,
         "active_secrets": len(client.active_secrets(now)),
         "secrets_expire_at": _expiries(client, now=now),
     }
-
-
-def _iso(seconds: int) -> str:
-    return f"{dt.datetime.fromtimestamp(seconds, dt.UTC):%Y-%m-%dT%H:%M:%SZ}"

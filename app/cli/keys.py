@@ -12,6 +12,7 @@ import json
 
 import click
 
+from app.audit.times import format_time, iso_time
 from app.cli import cli, command_settings, command_storage
 from app.cli.table import Column, render_table
 from app.keys.instances import live_instances
@@ -130,7 +131,7 @@ def _print_report(report: KeysReport, *, wide: bool) -> None:
 
 
 def _when(epoch: int, now: int) -> str:
-    stamp = dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    stamp = f"{format_time(epoch)} UTC"
     if epoch > now:
         return f"{stamp} (in {format_duration(epoch - now)})"
     return stamp
@@ -155,9 +156,7 @@ def _present(status: KeyStatus, report: KeysReport) -> str:
 
 
 def _iso(epoch: int | None) -> str | None:
-    if epoch is None:
-        return None
-    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return None if epoch is None else iso_time(epoch)
 
 
 def _report_json(report: KeysReport) -> dict[str, object]:

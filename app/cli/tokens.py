@@ -22,6 +22,7 @@ import click
 from app.audit.admin import admin_event
 from app.audit.events import TOKEN_REVOKED, AuditEvent, operator, record
 from app.audit.issued import count_alive_tokens_covered
+from app.audit.times import iso_time
 from app.cli import cli, command_settings, command_storage, reason_option
 from app.oauth.refresh_tokens import revoke_matching
 from app.oauth.revocation_rules import (
@@ -29,7 +30,6 @@ from app.oauth.revocation_rules import (
     RevocationRule,
     RevocationRuleError,
     RuleKind,
-    iso_time,
     rule_from_selector,
 )
 from app.storage import UnitOfWork

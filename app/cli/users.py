@@ -7,13 +7,13 @@ and process lists. Only its argon2id hash is stored. Every change is audited.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import sys
 import time
 
 import click
 
+from app.audit.times import iso_time
 from app.cli import cli, command_storage, reason_option
 from app.cli.table import Column, render_table
 from app.users.accounts import (
@@ -84,7 +84,7 @@ def disable(username: str, reason: str | None) -> None:
     with command_storage().transaction() as work:
         disabled_at = disable_user(work, username, reason=reason, now=int(time.time()))
     if disabled_at is not None:
-        click.echo(f"user {username!r} was disabled already, at {_iso(disabled_at)}: no change")
+        click.echo(f"user {username!r} was disabled already, at {iso_time(disabled_at)}: no change")
         return
     click.echo(f"user {username!r} disabled")
 
@@ -118,7 +118,7 @@ def list_command(wide: bool, as_json: bool) -> None:
             user.name or "-",
             user.email or "-",
             user.subject,
-            _iso(user.created_at),
+            iso_time(user.created_at),
         )
         for user in listed
     ]
@@ -159,11 +159,7 @@ def _user_json(user: User) -> dict[str, object]:
         "email": user.email,
         "email_verified": user.email_verified,
         "disabled": user.is_disabled,
-        "disabled_at": _iso(user.disabled_at) if user.disabled_at is not None else None,
-        "created_at": _iso(user.created_at),
-        "password_changed_at": _iso(user.password_changed_at),
+        "disabled_at": iso_time(user.disabled_at) if user.disabled_at is not None else None,
+        "created_at": iso_time(user.created_at),
+        "password_changed_at": iso_time(user.password_changed_at),
     }
-
-
-def _iso(seconds: int) -> str:
-    return f"{dt.datetime.fromtimestamp(seconds, dt.UTC):%Y-%m-%dT%H:%M:%SZ}"

@@ -30,6 +30,7 @@ from app.audit.events import TOKEN_REVOKED, AuditEvent, operator, record
 from app.audit.queries import admin_actions, failure_counts, issuance_counts
 from app.audit.report import SigningPeriod as AuditPeriod
 from app.audit.report import Window
+from app.audit.times import iso_time
 from app.config import Settings
 from app.errors import TokenIdpError
 from app.keys.instances import Instance, live_instances
@@ -382,21 +383,22 @@ def _report(run: RolloverRun, rollover: Rollover, reason: str) -> None:
         ]
         actions = admin_actions(connection, window)
         failures = failure_counts(connection, window)
-    span = f"{_iso(window.start)} to {_iso(window.end)} ({format_duration(window.length_seconds)})"
+    length = format_duration(window.length_seconds)
+    span = f"{iso_time(window.start)} to {iso_time(window.end)} ({length})"
     run.say(f"       audit report of {rollover.compromised_kid}'s window, {span}:")
     total = sum(row.count for row in issued)
     run.say(f"       issued under {rollover.compromised_kid}: {total} token(s)")
     for row in sorted(issued, key=lambda row: -row.count):
         run.say(
             f"         {row.client_id or '(unknown client)'}: {row.count} "
-            f"({_iso(row.first_at)} to {_iso(row.last_at)})"
+            f"({iso_time(row.first_at)} to {iso_time(row.last_at)})"
         )
     run.say(f"       admin actions: {len(actions)}")
     for action in actions:
-        run.say(f"         {_iso(action.occurred_at)} {action.action} by {action.actor or '?'}")
+        run.say(f"         {iso_time(action.occurred_at)} {action.action} by {action.actor or '?'}")
     failed = sum(row.count for row in failures)
     run.say(f"       failed client authentications: {failed}")
-    run.say(f"       (tokenidp audit report --since {_iso(window.start)} for the full report)")
+    run.say(f"       (tokenidp audit report --since {iso_time(window.start)} for the full report)")
 
 
 def _record(run: RolloverRun, rollover: Rollover, reason: str) -> None:
@@ -447,7 +449,3 @@ def _public_keyring(run: RolloverRun) -> Keyring:
         private_keys=False,
         strict=False,
     )
-
-
-def _iso(seconds: int) -> str:
-    return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

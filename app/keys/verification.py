@@ -9,8 +9,6 @@ check that cannot run for want of an input (no check client) says SKIP and why.
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -149,7 +147,7 @@ def check_token_validates(
     except (TokenValidationError, ValueError) as error:
         return Check(name, Verdict.FAIL, str(error))
     signing = keyring.signing.kid if keyring.signing is not None else None
-    kid = _header_kid(token)
+    kid = validated.kid
     if kid != signing:
         return Check(name, Verdict.FAIL, f"signed by {kid}, not the signing key {signing}")
     return Check(name, Verdict.PASS, f"kid {kid}, subject {validated.subject}")
@@ -192,15 +190,6 @@ def check_cache_lifetime(settings: Settings, public: PublicKeys) -> Check:
             f"at most {delay // 2} s: a validator could meet a new key before its copy has it",
         )
     return Check(name, Verdict.PASS, f"max-age={max_age} s, delay {delay} s")
-
-
-def _header_kid(token: str) -> str | None:
-    try:
-        segment = token.split(".", 1)[0]
-        header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
-        return str(header.get("kid"))
-    except (ValueError, AttributeError):
-        return None
 
 
 def _reason(error: Exception) -> str:

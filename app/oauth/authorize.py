@@ -22,7 +22,6 @@ from urllib.parse import urlencode, urlsplit
 
 from flask import Blueprint, Response, redirect, request
 from werkzeug.datastructures import MultiDict
-from werkzeug.exceptions import HTTPException
 
 from app.audit.events import USER_SIGN_IN_FAILED, USER_SIGNED_IN, AuditEvent, record
 from app.clients import Client
@@ -35,7 +34,12 @@ from app.ops.logins import login_refusal, record_failed_login
 from app.services import IdpServices, idp
 from app.storage import StorageUnavailableError
 from app.users.accounts import SignIn, User, check_sign_in, find_user_by_subject, store_rehash
-from app.web.pages import add_security_headers, error_page, render_page
+from app.web.pages import (
+    add_security_headers,
+    answer_errors_with_pages,
+    error_page,
+    render_page,
+)
 from app.web.session import (
     CSRF_COOKIE,
     SESSION_COOKIE,
@@ -495,20 +499,4 @@ def single_or_page(parameters: Parameters, name: str) -> str | None:
     return parameters.get(name)
 
 
-@bp.errorhandler(StorageUnavailableError)
-def storage_unavailable(error: StorageUnavailableError) -> Response:
-    log.error("authorization not completed: %s", error)
-    return error_page("The sign-in service is temporarily unavailable.", status=503)
-
-
-@bp.errorhandler(HTTPException)
-def http_error(error: HTTPException) -> Response:
-    """A request the framework refused (a form too large, …): a page with its status."""
-    return error_page(error.description or "The request cannot be read.", status=error.code or 400)
-
-
-@bp.errorhandler(Exception)
-def unexpected(error: Exception) -> Response:
-    """A page, never a traceback; the details go to the log."""
-    log.exception("unexpected error at the authorization endpoint")
-    return error_page("Something went wrong on our side.", status=500)
+answer_errors_with_pages(bp, what="authorization")

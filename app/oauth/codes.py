@@ -79,14 +79,7 @@ def find_code(connection: Connection, code: str, *, now: int) -> CodeGrant | Rep
     table = authorization_codes
     row = connection.execute(
         select(
-            table.c.client_id,
-            table.c.subject,
-            table.c.redirect_uri,
-            table.c.scopes,
-            table.c.auth_time,
-            table.c.nonce,
-            table.c.code_challenge,
-            table.c.code_challenge_method,
+            *_GRANT,
             table.c.expires_at,
             table.c.redeemed_at,
             table.c.issued_jti,
@@ -99,16 +92,7 @@ def find_code(connection: Connection, code: str, *, now: int) -> CodeGrant | Rep
         return Replayed(row.client_id, row.issued_jti, row.issued_refresh_family)
     if row.expires_at <= now:
         return None
-    return CodeGrant(
-        client_id=row.client_id,
-        subject=row.subject,
-        redirect_uri=row.redirect_uri,
-        scopes=tuple(row.scopes.split()),
-        auth_time=row.auth_time,
-        nonce=row.nonce,
-        code_challenge=row.code_challenge,
-        code_challenge_method=row.code_challenge_method,
-    )
+    return _grant(row)
 
 
 def redeem_code(work: UnitOfWork, code: str, *, now: int) -> CodeGrant | Replayed | None:
@@ -124,28 +108,10 @@ def redeem_code(work: UnitOfWork, code: str, *, now: int) -> CodeGrant | Replaye
             table.c.expires_at > now,
         )
         .values(redeemed_at=now)
-        .returning(
-            table.c.client_id,
-            table.c.subject,
-            table.c.redirect_uri,
-            table.c.scopes,
-            table.c.auth_time,
-            table.c.nonce,
-            table.c.code_challenge,
-            table.c.code_challenge_method,
-        )
+        .returning(*_GRANT)
     ).first()
     if redeemed is not None:
-        return CodeGrant(
-            client_id=redeemed.client_id,
-            subject=redeemed.subject,
-            redirect_uri=redeemed.redirect_uri,
-            scopes=tuple(redeemed.scopes.split()),
-            auth_time=redeemed.auth_time,
-            nonce=redeemed.nonce,
-            code_challenge=redeemed.code_challenge,
-            code_challenge_method=redeemed.code_challenge_method,
-        )
+        return _grant(redeemed)
     earlier = work.execute(
         select(table.c.client_id, table.c.issued_jti, table.c.issued_refresh_family).where(
             table.c.code_sha256 == digest, table.c.redeemed_at.is_not(None)
@@ -162,4 +128,30 @@ def record_issued(work: UnitOfWork, code: str, *, jti: str, refresh_family: str 
         update(authorization_codes)
         .where(authorization_codes.c.code_sha256 == code_digest(code))
         .values(issued_jti=jti, issued_refresh_family=refresh_family)
+    )
+
+
+# The columns a CodeGrant is read from.
+_GRANT = (
+    authorization_codes.c.client_id,
+    authorization_codes.c.subject,
+    authorization_codes.c.redirect_uri,
+    authorization_codes.c.scopes,
+    authorization_codes.c.auth_time,
+    authorization_codes.c.nonce,
+    authorization_codes.c.code_challenge,
+    authorization_codes.c.code_challenge_method,
+)
+
+
+def _grant(row: object) -> CodeGrant:
+    return CodeGrant(
+        client_id=row.client_id,  # type: ignore[attr-defined]
+        subject=row.subject,  # type: ignore[attr-defined]
+        redirect_uri=row.redirect_uri,  # type: ignore[attr-defined]
+        scopes=tuple(row.scopes.split()),  # type: ignore[attr-defined]
+        auth_time=row.auth_time,  # type: ignore[attr-defined]
+        nonce=row.nonce,  # type: ignore[attr-defined]
+        code_challenge=row.code_challenge,  # type: ignore[attr-defined]
+        code_challenge_method=row.code_challenge_method,  # type: ignore[attr-defined]
     )

@@ -16,14 +16,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from flask import Blueprint, Response, request
-from werkzeug.exceptions import HTTPException
 
 from app.audit.events import USER_SIGNED_OUT, AuditEvent, record
 from app.http.middleware import run_inline
 from app.oauth.authorize import redirect_to_client, secure
 from app.services import IdpServices, idp
 from app.storage import StorageUnavailableError
-from app.web.pages import error_page, render_page
+from app.web.pages import answer_errors_with_pages, error_page, render_page
 from app.web.session import (
     CSRF_COOKIE,
     SESSION_COOKIE,
@@ -190,18 +189,4 @@ def audit_sign_out(services: IdpServices, *, subject: str, client_id: str | None
         log.error("sign-out not audited: %s", error)
 
 
-@bp.errorhandler(StorageUnavailableError)
-def storage_unavailable(error: StorageUnavailableError) -> Response:
-    log.error("sign-out not completed: %s", error)
-    return error_page("The sign-in service is temporarily unavailable.", status=503)
-
-
-@bp.errorhandler(HTTPException)
-def http_error(error: HTTPException) -> Response:
-    return error_page(error.description or "The request cannot be read.", status=error.code or 400)
-
-
-@bp.errorhandler(Exception)
-def unexpected(error: Exception) -> Response:
-    log.exception("unexpected error at the end-session endpoint")
-    return error_page("Something went wrong on our side.", status=500)
+answer_errors_with_pages(bp, what="sign-out")

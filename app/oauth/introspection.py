@@ -22,12 +22,11 @@ from typing import Any
 
 from app.clients import Client
 from app.http.messages import OAuthRequest, OAuthResponse, json_response
-from app.oauth.authentication_failures import authenticate
-from app.oauth.errors import MethodNotAllowedError, TemporarilyUnavailableError
-from app.oauth.own_tokens import OwnTokenVerifier, token_facts, token_parameter
+from app.oauth.errors import TemporarilyUnavailableError
+from app.oauth.own_tokens import OwnTokenVerifier, token_facts
 from app.oauth.refresh_tokens import RefreshGrant, find_live
 from app.oauth.revocation_rules import is_revoked
-from app.oauth.token import read_token_form
+from app.oauth.token_reference import read_token_reference
 from app.services import IdpServices
 from app.storage import Storage, StorageUnavailableError
 from app.storage.revocation_rules import find_rules_for_token
@@ -48,13 +47,8 @@ class IntrospectionEndpoint:
         self.verifier = OwnTokenVerifier(services)
 
     async def handle(self, request: OAuthRequest) -> OAuthResponse:
-        if request.method != "POST":
-            raise MethodNotAllowedError(request.method, allowed="POST")
-        form = read_token_form(request)
-        client = await authenticate(self.services, request, form)
-        token = token_parameter(form)
-        now = self.services.clock()
-        access_token = self.verifier.verify(token, now=now)
+        asked = await read_token_reference(self.services, self.verifier, request)
+        client, token, access_token, now = asked.client, asked.token, asked.access_token, asked.now
         if access_token is None:
             return await self.refresh_token_answer(client, token, now=int(now))
         if not may_introspect(client, access_token):

@@ -91,23 +91,7 @@ def spend(
     digest = token_digest(token)
     table = refresh_tokens
     spent = work.execute(
-        update(table)
-        .where(
-            table.c.token_sha256 == digest,
-            table.c.used_at.is_(None),
-            table.c.revoked_at.is_(None),
-            table.c.expires_at > now,
-        )
-        .values(used_at=now)
-        .returning(
-            table.c.family_id,
-            table.c.client_id,
-            table.c.subject,
-            table.c.scopes,
-            table.c.kid,
-            table.c.auth_time,
-            table.c.expires_at,
-        )
+        update(table).where(*_live(digest, now=now)).values(used_at=now).returning(*_GRANT)
     ).first()
     if spent is not None:
         return _grant(spent)
@@ -162,41 +146,39 @@ def revoke_matching(
 
 def find_live(connection: Connection, token: str, *, now: int) -> RefreshGrant | None:
     """The grant of a refresh token that is neither spent, revoked nor expired (introspection)."""
-    table = refresh_tokens
-    row = connection.execute(
-        select(
-            table.c.family_id,
-            table.c.client_id,
-            table.c.subject,
-            table.c.scopes,
-            table.c.kid,
-            table.c.auth_time,
-            table.c.expires_at,
-        ).where(
-            table.c.token_sha256 == token_digest(token),
-            table.c.used_at.is_(None),
-            table.c.revoked_at.is_(None),
-            table.c.expires_at > now,
-        )
-    ).first()
+    row = connection.execute(select(*_GRANT).where(*_live(token_digest(token), now=now))).first()
     return _grant(row) if row is not None else None
 
 
 def find_stored(connection: Connection, token: str) -> RefreshGrant | None:
     """The grant of a stored refresh token in any state (the revocation endpoint)."""
-    table = refresh_tokens
     row = connection.execute(
-        select(
-            table.c.family_id,
-            table.c.client_id,
-            table.c.subject,
-            table.c.scopes,
-            table.c.kid,
-            table.c.auth_time,
-            table.c.expires_at,
-        ).where(table.c.token_sha256 == token_digest(token))
+        select(*_GRANT).where(refresh_tokens.c.token_sha256 == token_digest(token))
     ).first()
     return _grant(row) if row is not None else None
+
+
+# The columns a RefreshGrant is read from.
+_GRANT = (
+    refresh_tokens.c.family_id,
+    refresh_tokens.c.client_id,
+    refresh_tokens.c.subject,
+    refresh_tokens.c.scopes,
+    refresh_tokens.c.kid,
+    refresh_tokens.c.auth_time,
+    refresh_tokens.c.expires_at,
+)
+
+
+def _live(digest: bytes, *, now: int) -> tuple:
+    """The refresh token with this digest, if neither spent, revoked nor expired."""
+    table = refresh_tokens
+    return (
+        table.c.token_sha256 == digest,
+        table.c.used_at.is_(None),
+        table.c.revoked_at.is_(None),
+        table.c.expires_at > now,
+    )
 
 
 def _grant(row: object) -> RefreshGrant:

@@ -24,12 +24,11 @@ from functools import partial
 
 from app.audit.events import TOKEN_REVOKED, AuditEvent, record
 from app.http.messages import NO_STORE, OAuthRequest, OAuthResponse, response
-from app.oauth.authentication_failures import authenticate
-from app.oauth.errors import MethodNotAllowedError, TemporarilyUnavailableError
-from app.oauth.own_tokens import OwnTokenVerifier, token_facts, token_parameter
+from app.oauth.errors import TemporarilyUnavailableError
+from app.oauth.own_tokens import OwnTokenVerifier, token_facts
 from app.oauth.refresh_tokens import find_stored, revoke_family
 from app.oauth.revocation_rules import jti_rule_for_token
-from app.oauth.token import read_token_form
+from app.oauth.token_reference import read_token_reference
 from app.services import IdpServices
 from app.storage import StorageUnavailableError
 from app.storage.revocation_rules import delete_expired_rules, insert_rule
@@ -50,13 +49,8 @@ class RevocationEndpoint:
         self.verifier = OwnTokenVerifier(services)
 
     async def handle(self, request: OAuthRequest) -> OAuthResponse:
-        if request.method != "POST":
-            raise MethodNotAllowedError(request.method, allowed="POST")
-        form = read_token_form(request)
-        client = await authenticate(self.services, request, form)
-        token = token_parameter(form)
-        now = self.services.clock()
-        access_token = self.verifier.verify(token, now=now)
+        asked = await read_token_reference(self.services, self.verifier, request)
+        client, token, access_token, now = asked.client, asked.token, asked.access_token, asked.now
         if access_token is None:
             await self.revoke_refresh_token(
                 token, client_id=client.client_id, now=int(now), address=request.remote_address

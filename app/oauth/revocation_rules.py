@@ -9,12 +9,12 @@ and selects them; introspection honours them.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import NamedTuple
 
+from app.audit.times import iso_time
 from app.errors import TokenIdpError
 
 # A rule outlives the last token it covers by this much: validators accept a token up to
@@ -139,8 +139,3 @@ def rule_from_selector(
 def jti_rule_for_token(token: TokenFacts, *, expires_at: int) -> RevocationRule:
     """The rule the revocation endpoint writes for one token: held until the token's exp."""
     return RevocationRule(RuleKind.JTI, token.jti, None, expires_at)
-
-
-def iso_time(seconds: int) -> str:
-    """`2026-11-26T14:52:01Z`: how the CLI prints a time in seconds since the epoch."""
-    return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

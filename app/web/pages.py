@@ -8,11 +8,16 @@ browsers apply `form-action` to redirects after a form post), and no site may fr
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Iterable
 
 from flask import Blueprint, Response, render_template
+from werkzeug.exceptions import HTTPException
 
+from app.storage import StorageUnavailableError
+
+log = logging.getLogger("tokenidp")
 bp = Blueprint("pages", __name__, template_folder="templates")
 
 BASE_HEADERS = {
@@ -59,3 +64,25 @@ def render_page(
 def error_page(message: str, *, status: int = 400) -> Response:
     """A page, never a redirect: used when the client or its redirect URI cannot be trusted."""
     return render_page("error.html", status=status, message=message)
+
+
+def answer_errors_with_pages(blueprint: Blueprint, *, what: str) -> None:
+    """Every failure of `blueprint`'s pages is a page, never a traceback or a redirect: 503
+    while the database is away, the framework's own status for a request it refused (a
+    form too large, …), 500 otherwise (the details go to the log). `what` names the
+    action in the log: "authorization", "sign-out"."""
+
+    @blueprint.errorhandler(StorageUnavailableError)
+    def storage_unavailable(error: StorageUnavailableError) -> Response:
+        log.error("%s not completed: %s", what, error)
+        return error_page("The sign-in service is temporarily unavailable.", status=503)
+
+    @blueprint.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Response:
+        description = error.description or "The request cannot be read."
+        return error_page(description, status=error.code or 400)
+
+    @blueprint.errorhandler(Exception)
+    def unexpected(error: Exception) -> Response:
+        log.exception("unexpected error during %s", what)
+        return error_page("Something went wrong on our side.", status=500)

@@ -8,6 +8,7 @@ import http.server
 import threading
 
 import pytest
+from revocation_support import idp_environ
 
 
 @pytest.fixture
@@ -27,3 +28,23 @@ def file_cdn(tmp_path):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield folder, f"http://127.0.0.1:{server.server_address[1]}/.well-known/jwks.json"
     server.shutdown()
+
+
+@pytest.fixture
+def cdn_environ(store, config_dir, signing_certificate_pair, file_cdn):
+    """Production settings on a SQLite database with the first certificate signing and
+    `JwksUri` at the file CDN; `cdn_environ(**token_options)` adds or overrides options."""
+    signing, _ = signing_certificate_pair
+    _, jwks_uri = file_cdn
+
+    def environ(**token_options: str) -> dict[str, str]:
+        return idp_environ(
+            store,
+            config_dir,
+            f"sqlite:///{config_dir / 'db.sqlite3'}",
+            CertificateThumbprint=signing.thumbprint,
+            JwksUri=jwks_uri,
+            **token_options,
+        )
+
+    return environ

@@ -107,17 +107,11 @@ def test_a_rollover_without_a_usable_replacement_is_refused(store, config_dir, r
 
 
 def test_a_rollover_stops_at_a_failed_step_and_a_second_run_resumes_there(
-    store, config_dir, signing_certificate_pair, file_cdn
+    config_dir, signing_certificate_pair, file_cdn, cdn_environ
 ):
     signing, spare = signing_certificate_pair
-    folder, jwks_uri = file_cdn
-    environ = idp_environ(
-        store,
-        config_dir,
-        f"sqlite:///{config_dir / 'db.sqlite3'}",
-        CertificateThumbprint=signing.thumbprint,
-        JwksUri=jwks_uri,
-    )
+    folder, _ = file_cdn
+    environ = cdn_environ()
     idp = Idp(environ, config_dir)
     idp.issue()
     arguments = ("keys", "emergency-rollover", "--compromised", signing.thumbprint, "--yes")

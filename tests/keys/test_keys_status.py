@@ -4,12 +4,13 @@ the signing key missing at `JwksUri`, or an instance still on another keyring.""
 
 from __future__ import annotations
 
+import io
 import json
 import time
 
 import pytest
-from idp_support import invoke_tokenidp
-from revocation_support import Idp, idp_environ
+from idp_support import epoch_of, invoke_tokenidp
+from revocation_support import Idp
 
 from app.keys.instances import Instance, write_heartbeat
 from publisher.cli import run as run_publisher
@@ -20,18 +21,11 @@ ACCESS_TOKEN_LIFETIME = 3600
 
 
 @pytest.fixture
-def rotation(store, config_dir, signing_certificate_pair, file_cdn):
+def rotation(config_dir, signing_certificate_pair, file_cdn, cdn_environ):
     """The current key has signed; its successor is configured as published, not signing."""
     current, successor = signing_certificate_pair
-    folder, jwks_uri = file_cdn
-    environ = idp_environ(
-        store,
-        config_dir,
-        f"sqlite:///{config_dir / 'db.sqlite3'}",
-        CertificateThumbprint=current.thumbprint,
-        AdditionalValidationCertificates=successor.thumbprint,
-        JwksUri=jwks_uri,
-    )
+    folder, _ = file_cdn
+    environ = cdn_environ(AdditionalValidationCertificates=successor.thumbprint)
     idp = Idp(environ, config_dir)
     idp.issue()
     return idp, environ, current, successor, folder
@@ -43,26 +37,15 @@ def keys_status(environ, *options):
 
 
 def publish(environ, folder) -> str:
-    printed = []
+    printed = io.StringIO()
     outcome = run_publisher(
         ["--target", folder.as_uri(), "--observe-timeout", "2"],
         environ=environ,
-        stdout=_Lines(printed),
-        stderr=_Lines(printed),
+        stdout=printed,
+        stderr=printed,
     )
-    assert outcome.exit_status == 0, printed
-    return "".join(printed)
-
-
-class _Lines:
-    def __init__(self, into: list[str]) -> None:
-        self.into = into
-
-    def write(self, text: str) -> None:
-        self.into.append(text)
-
-    def flush(self) -> None:
-        pass
+    assert outcome.exit_status == 0, printed.getvalue()
+    return printed.getvalue()
 
 
 def by_kid(document) -> dict[str, dict]:
@@ -85,8 +68,8 @@ def test_a_published_successor_shows_when_it_can_sign(rotation):
     upcoming = keys[successor.thumbprint]
     assert upcoming["role"] == "next"
     assert upcoming["observed_at"] is not None and upcoming["at_jwks_uri"] is True
-    observed = _epoch(upcoming["observed_at"])
-    assert _epoch(upcoming["can_sign_from"]) == observed + ACTIVATION_DELAY
+    observed = epoch_of(upcoming["observed_at"])
+    assert epoch_of(upcoming["can_sign_from"]) == observed + ACTIVATION_DELAY
     assert upcoming["first_signed_at"] is None
     assert document["problems"] == []
 
@@ -112,7 +95,7 @@ def test_a_retired_key_is_removable_after_its_last_token_and_two_cache_lifetimes
 
     retired = by_kid(document)[current.thumbprint]
     assert retired["role"] == "retired"
-    assert _epoch(retired["removable_at"]) == _epoch(retired["last_signed_at"]) + (
+    assert epoch_of(retired["removable_at"]) == epoch_of(retired["last_signed_at"]) + (
         ACCESS_TOKEN_LIFETIME + 2 * CACHE_MAX_AGE
     )
     assert by_kid(document)[successor.thumbprint]["role"] == "signing"
@@ -151,7 +134,3 @@ def test_an_instance_on_another_keyring_exits_1(rotation):
     assert result.exit_code == 1
     assert "instance web-2:4242 is on another keyring" in result.stderr
     assert "web-2:4242  signing " in result.stdout and "(another keyring)" in result.stdout
-
-
-def _epoch(stamp: str) -> int:
-    return int(time.mktime(time.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ")) - time.timezone)

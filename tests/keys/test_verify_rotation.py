@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 from idp_support import CLIENT_ID, invoke_tokenidp
-from revocation_support import Idp, idp_environ
+from revocation_support import Idp
 
 from publisher.cli import run as run_publisher
 
@@ -23,17 +23,11 @@ def lines_for(result, verdict):
 
 
 def test_without_a_running_idp_or_cache_headers_it_fails_and_says_why(
-    store, config_dir, signing_certificate_pair, file_cdn
+    config_dir, signing_certificate_pair, file_cdn, cdn_environ
 ):
     signing, _ = signing_certificate_pair
-    folder, jwks_uri = file_cdn
-    environ = idp_environ(
-        store,
-        config_dir,
-        f"sqlite:///{config_dir / 'db.sqlite3'}",
-        CertificateThumbprint=signing.thumbprint,
-        JwksUri=jwks_uri,
-    )
+    folder, _ = file_cdn
+    environ = cdn_environ()
     Idp(environ, config_dir).issue()
     assert run_publisher(["--target", folder.as_uri()], environ=environ).exit_status == 0
 
@@ -52,18 +46,10 @@ def test_without_a_running_idp_or_cache_headers_it_fails_and_says_why(
     ]
 
 
-def test_a_jwks_without_the_signing_key_fails(
-    store, config_dir, signing_certificate_pair, file_cdn
-):
+def test_a_jwks_without_the_signing_key_fails(signing_certificate_pair, file_cdn, cdn_environ):
     signing, _ = signing_certificate_pair
     folder, jwks_uri = file_cdn
-    environ = idp_environ(
-        store,
-        config_dir,
-        f"sqlite:///{config_dir / 'db.sqlite3'}",
-        CertificateThumbprint=signing.thumbprint,
-        JwksUri=jwks_uri,
-    )
+    environ = cdn_environ()
     (folder / ".well-known").mkdir()
     (folder / ".well-known" / "jwks.json").write_text(json.dumps({"keys": []}))
 
@@ -76,7 +62,7 @@ def test_a_jwks_without_the_signing_key_fails(
     ) in result.stdout
 
 
-def test_a_check_client_without_its_secret_is_a_usage_error(store, config_dir):
+def test_a_check_client_without_its_secret_is_a_usage_error(store):
     result = verify(store.environ(), "--client", CLIENT_ID)
 
     assert result.exit_code == 2

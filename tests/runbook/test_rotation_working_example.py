@@ -16,7 +16,7 @@ import time
 
 import pytest
 from downstream_support import DownstreamApi, command, kids_at
-from idp_support import CLIENT_ID, CLIENT_SECRET, Gunicorn, venv_bin
+from idp_support import CLIENT_ID, CLIENT_SECRET, Gunicorn, epoch_of, venv_bin
 from revocation_support import claims_of, header_of
 from runbook_support import AWS_ENVIRONMENT, BUCKET
 
@@ -116,8 +116,8 @@ def test_a_renewed_certificate_signs_on_every_instance_after_its_delay_without_a
         keys = {key["kid"]: key for key in json.loads(status.stdout)["keys"]}
         assert keys[renewed.thumbprint]["role"] == "next"
         assert keys[renewed.thumbprint]["at_jwks_uri"] is True
-        can_sign_from = _epoch(keys[renewed.thumbprint]["can_sign_from"])
-        assert can_sign_from == _epoch(keys[renewed.thumbprint]["observed_at"]) + ACTIVATION_DELAY
+        can_sign_from = epoch_of(keys[renewed.thumbprint]["can_sign_from"])
+        assert can_sign_from == epoch_of(keys[renewed.thumbprint]["observed_at"]) + ACTIVATION_DELAY
 
         # Then it signs on both instances, without a restart.
         for instance in instances:
@@ -170,7 +170,3 @@ def test_a_renewed_certificate_signs_on_every_instance_after_its_delay_without_a
         downstream.stop()
         for instance in instances:
             instance.stop()
-
-
-def _epoch(stamp: str) -> int:
-    return int(time.mktime(time.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ")) - time.timezone)
