@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.storage.appends import AppendRows
 from app.storage.schema import audit_events
 from app.storage.unit_of_work import UnitOfWork
 
@@ -115,6 +116,13 @@ class AuditEvent:
 def record(work: UnitOfWork, event: AuditEvent) -> None:
     """Append one event to the caller's transaction (inserted with the others at commit)."""
     work.append(audit_events, event.row())
+
+
+def recording(event: AuditEvent) -> AppendRows:
+    """The event as a write of its own, `await storage.write(recording(event))`: a unit that
+    only appends its row, which writers commit in batches without SQLAlchemy's transaction
+    machinery (app/storage/appends.py). Inside another unit, `record(work, event)`."""
+    return AppendRows(audit_events, (event.row(),))
 
 
 def record_all(work: UnitOfWork, events: Iterable[AuditEvent]) -> None:

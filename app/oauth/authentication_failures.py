@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from functools import partial
 
-from app.audit.events import CLIENT_AUTHENTICATION_FAILED, AuditEvent, record
+from app.audit.events import CLIENT_AUTHENTICATION_FAILED, AuditEvent, recording
 from app.clients import Client
 from app.http.access import note_client_id
 from app.http.messages import OAuthRequest
@@ -85,6 +84,6 @@ async def record_failed_authentication(
 
 async def _audit(services: IdpServices, event: AuditEvent, what: str) -> None:
     try:
-        await services.storage.write(partial(record, event=event))
+        await services.storage.write(recording(event))
     except StorageUnavailableError as unavailable:
         log.error("%s not audited: %s", what, unavailable)

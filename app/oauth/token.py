@@ -11,7 +11,7 @@ import logging
 from collections.abc import Mapping
 from urllib.parse import unquote_plus
 
-from app.audit.events import TOKEN_ISSUED, AuditEvent, record
+from app.audit.events import TOKEN_ISSUED, AuditEvent, record, recording
 from app.clients import Client
 from app.http.messages import JSON_TYPE, NO_STORE, OAuthRequest, OAuthResponse
 from app.oauth.authentication_failures import authenticate
@@ -96,12 +96,14 @@ async def commit_or_unavailable(
     """
 
     def unit(work: UnitOfWork) -> OAuthError | None:
-        refusal = grant_record(work) if grant_record is not None else None
+        refusal = grant_record(work)
         if refusal is None:
             record(work, event)
         return refusal
 
     try:
+        if grant_record is None:  # the event alone (client_credentials): a row appended
+            return await storage.write(recording(event))
         return await storage.write(unit)
     except StorageUnavailableError as error:
         log.error("token not issued: %s", error)

@@ -16,7 +16,6 @@ a unit `append`s (an audit event per token) go out in one `executemany` per tabl
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import sqlite3
 import threading
@@ -25,11 +24,12 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, CursorResult, Dialect, Engine, Executable, Table, insert
+from sqlalchemy import Connection, CursorResult, Engine, Executable, Table
 from sqlalchemy import exc as sa_exc
 
 from app.errors import TokenIdpError
 from app.ops import metrics
+from app.storage.inserts import compiled_insert, json_rows, json_rows_insert
 
 log = logging.getLogger("tokenidp")
 T = TypeVar("T")
@@ -37,7 +37,8 @@ _Queued = tuple[Callable[["UnitOfWork"], Any], "asyncio.Future[Any]", asyncio.Ab
 STORAGE_TIMEOUT_SECONDS = 5.0
 READER_THREADS = 4
 # What a database that is down, locked or unreachable raises (not a bug in a query), through
-# SQLAlchemy or, where TokenIDP calls sqlite3 directly (UnitOfWork.flush), from the driver.
+# SQLAlchemy or, where TokenIDP calls sqlite3 directly (UnitOfWork.flush, app/storage/
+# appends.py), from the driver. psycopg's own errors reach here wrapped as SQLAlchemy's.
 UNAVAILABLE = (
     sa_exc.OperationalError,
     sa_exc.InterfaceError,
@@ -66,7 +67,7 @@ class UnitOfWork:
         return self.connection.execute(statement, parameters)
 
     def append(self, table: Table, row: tuple[Any, ...]) -> None:
-        """A row of values in the order of `insert_columns(table)`, inserted at commit."""
+        """A row of values in the order of `inserts.insert_columns(table)`, inserted at commit."""
         self._rows.setdefault(table, []).append(row)
 
     def flush(self) -> None:
@@ -74,47 +75,14 @@ class UnitOfWork:
         dialect = self.connection.dialect
         for table, table_rows in rows.items():
             if dialect.name == "postgresql":
-                # One statement whatever the batch size, one array per column: psycopg's
-                # executemany sends a statement per row, and a statement whose text grows
-                # with the batch is parsed again every time.
-                sql = unnest_insert(table, dialect)
-                self.connection.exec_driver_sql(sql, unnest_columns(table_rows))
+                # One statement and one parameter whatever the batch size (app/storage/inserts).
+                sql = json_rows_insert(table, dialect)
+                self.connection.exec_driver_sql(sql, (json_rows(table_rows),))
             else:
                 # SQLite: the driver's executemany, a C loop; SQLAlchemy's statement path
                 # costs more than a row (sqlite3's errors count as SQLAlchemy's: UNAVAILABLE).
-                sql, _ = _compiled_insert(table, dialect)
+                sql = compiled_insert(table, dialect)
                 self.connection.connection.driver_connection.executemany(sql, table_rows)
-
-
-def unnest_columns(rows: list[tuple[Any, ...]]) -> tuple[list[Any], ...]:
-    """Rows turned into one list per column, the parameters of `unnest_insert`."""
-    return tuple(list(values) for values in zip(*rows, strict=True))
-
-
-@functools.cache
-def unnest_insert(table: Table, dialect: Dialect) -> str:
-    """`INSERT INTO table (insert_columns) SELECT * FROM unnest(%s::type[], …)` (PostgreSQL)."""
-    quote = dialect.identifier_preparer.quote
-    columns = [table.c[name] for name in insert_columns(table)]
-    names = ", ".join(quote(column.name) for column in columns)
-    arrays = ", ".join(f"%s::{column.type.compile(dialect=dialect)}[]" for column in columns)
-    # Built from our own table definition and quoted identifiers, never from input.
-    return f"INSERT INTO {quote(table.name)} ({names}) SELECT * FROM unnest({arrays})"  # noqa: S608
-
-
-def insert_columns(table: Table) -> tuple[str, ...]:
-    """The columns an appended row gives values for: all but the generated id, in order."""
-    return tuple(column.name for column in table.columns if not column.primary_key)
-
-
-@functools.cache
-def _compiled_insert(table: Table, dialect: Dialect) -> tuple[str, bool]:
-    """`INSERT INTO table (insert_columns) VALUES (...)`, compiled once per dialect."""
-    columns = insert_columns(table)
-    compiled = insert(table).values(dict.fromkeys(columns)).compile(dialect=dialect)
-    if compiled.positional and tuple(compiled.positiontup) != columns:
-        raise RuntimeError(f"{table.name}: compiled parameters are not in column order")
-    return str(compiled), compiled.positional
 
 
 class Storage:
@@ -192,6 +160,9 @@ class Storage:
             await writer.close()
 
     def _writer_for(self, loop: asyncio.AbstractEventLoop) -> Any:
+        writer = self._writer
+        if writer is not None and getattr(writer, "loop", loop) is loop:
+            return writer  # every write but the first: no lock, no import
         from app.storage.writers import AsyncWriter, LoopWriter, ThreadWriter
 
         with self._lock:

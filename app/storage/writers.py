@@ -6,8 +6,12 @@ are committed in one transaction, and each still gets its own outcome.
   and a thread hand-off on one core costs as much as the commit (the GIL). The write lock
   is taken without waiting; when another process holds it, the batch goes to the thread
   writer, which may wait. WAL checkpoints (an fsync) run in that thread too, never inline.
-- `ThreadWriter` (PostgreSQL, and SQLite's fallback): one thread per process, holding its
-  connection, commits whatever queued meanwhile; a network round trip never blocks the loop.
+- `ThreadWriter` (SQLite's fallback): one thread per process, holding its connection,
+  commits whatever queued meanwhile; waiting for another process's lock never blocks the loop.
+- `AsyncWriter` (PostgreSQL): batches sent through psycopg's asyncio driver, one in flight.
+
+A batch made only of appended rows (an audit event per token) skips SQLAlchemy's transaction
+machinery: app/storage/appends.py.
 """
 
 from __future__ import annotations
@@ -19,9 +23,15 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, Table
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from app.storage.appends import (
+    PostgresAppender,
+    append_on_sqlite,
+    appended_table,
+    batch_rows,
+)
 from app.storage.engine import create_async_storage_engine
 from app.storage.unit_of_work import (
     UNAVAILABLE,
@@ -63,6 +73,12 @@ class HeldConnection:
         with as_storage_unavailable():
             try:
                 connection = self._connection()
+                table = appended_table(units)
+                if table is not None and connection.dialect.name == "sqlite":
+                    rows = batch_rows(units)
+                    driver = connection.connection.driver_connection
+                    append_on_sqlite(driver, connection.dialect, table, rows)
+                    return [None] * len(units)
                 with connection.begin():
                     work = UnitOfWork(connection)
                     results = [unit(work) for unit in units]
@@ -198,6 +214,7 @@ class AsyncWriter:
         self.loop = loop  # its connection belongs to this loop: another loop gets its own writer
         self.engine: AsyncEngine | None = None
         self.connection: AsyncConnection | None = None
+        self.appender: PostgresAppender | None = None
         self.pending: list[tuple[Unit, asyncio.Future[Any]]] = []
         self.flushing = False
 
@@ -219,6 +236,9 @@ class AsyncWriter:
             self.flushing = False
 
     async def _commit(self, units: list[Unit]) -> list[Outcome]:
+        table = appended_table(units)
+        if table is not None:
+            return await self._append(table, units)
         try:
             with as_storage_unavailable():
                 try:
@@ -233,11 +253,35 @@ class AsyncWriter:
             await self._drop()  # the server went away mid-batch: the next batch reconnects
         return outcomes
 
+    async def _append(self, table: Table, units: list[Unit]) -> list[Outcome]:
+        """Rows only: one autocommitted statement (app/storage/appends.py); when it fails for
+        another reason than the database, each unit again alone, so a bad row fails alone."""
+        appender = self.appender
+        if appender is None:
+            appender = self.appender = PostgresAppender(self._engine())
+        try:
+            with as_storage_unavailable():
+                try:
+                    await appender.append(table, batch_rows(units))
+                except UNAVAILABLE:
+                    await appender.drop()
+                    raise
+        except StorageUnavailableError as error:
+            return [(None, error)] * len(units)
+        except Exception as error:
+            if len(units) == 1:
+                return [(None, error)]
+            return [(await self._append(table, [unit]))[0] for unit in units]
+        return [(None, None)] * len(units)
+
+    def _engine(self) -> AsyncEngine:
+        if self.engine is None:
+            self.engine = create_async_storage_engine(self.url)
+        return self.engine
+
     async def _connection(self) -> AsyncConnection:
         if self.connection is None:
-            if self.engine is None:
-                self.engine = create_async_storage_engine(self.url)
-            self.connection = await self.engine.connect()
+            self.connection = await self._engine().connect()
         return self.connection
 
     async def _drop(self) -> None:
@@ -253,6 +297,8 @@ class AsyncWriter:
         connection, self.connection = self.connection, None
         if connection is not None:
             await connection.close()
+        if self.appender is not None:
+            await self.appender.drop()
         if self.engine is not None:
             await self.engine.dispose()
 

@@ -10,7 +10,9 @@ import pytest
 from sqlalchemy import insert, select, text
 from sqlalchemy.exc import DBAPIError
 
+from app.audit.events import TOKEN_ISSUED, AuditEvent, recording
 from app.storage import Storage, StorageUnavailableError
+from app.storage.appends import AppendRows
 from app.storage.engine import create_storage_engine
 from app.storage.migrate import migration_status, upgrade
 from app.storage.schema import (
@@ -151,6 +153,64 @@ def test_a_failing_unit_fails_alone_and_the_others_commit(storage):
     ]
     with storage.reading() as connection:
         assert connection.execute(select(audit_events.c.event)).scalars().all() == ["ok", "ok"]
+
+
+def _event(number: int) -> AuditEvent:
+    return AuditEvent(TOKEN_ISSUED, 1_800_000_000, client_id="orders", jti=f"jti-{number}")
+
+
+def _write_all(storage, units):
+    async def burst():
+        try:
+            return await asyncio.gather(
+                *(storage.write(unit) for unit in units), return_exceptions=True
+            )
+        finally:
+            await storage.close()
+
+    return asyncio.run(burst())
+
+
+def _jtis(storage):
+    with storage.reading() as connection:
+        query = select(audit_events.c.jti).order_by(audit_events.c.id)
+        return connection.execute(query).scalars().all()
+
+
+def test_audit_events_written_together_are_all_committed_in_the_order_they_came(storage):
+    """The token endpoint's write (an appended row, no transaction of SQLAlchemy's)."""
+    outcomes = _write_all(storage, [recording(_event(number)) for number in range(50)])
+    assert outcomes == [None] * 50
+    assert _jtis(storage) == [f"jti-{number}" for number in range(50)]
+
+
+def test_a_row_the_database_refuses_fails_alone_among_appended_rows(storage):
+    refused = AppendRows(audit_events, [(1, None, *[None] * 10)])  # no event: NOT NULL
+    outcomes = _write_all(
+        storage, [recording(_event(1)), refused, recording(_event(2)), recording(_event(3))]
+    )
+    assert outcomes[0] is None and outcomes[2:] == [None, None]
+    assert "IntegrityError" in type(outcomes[1]).__name__
+    assert _jtis(storage) == ["jti-1", "jti-2", "jti-3"]
+
+
+def test_appended_rows_and_other_units_arriving_together_share_the_transaction(storage):
+    def other(work):
+        work.execute(insert(audit_events), {"occurred_at": 1, "event": "other", "jti": "other"})
+        return "done"
+
+    outcomes = _write_all(storage, [recording(_event(1)), other, recording(_event(2))])
+    assert outcomes == [None, "done", None]
+    assert sorted(_jtis(storage)) == ["jti-1", "jti-2", "other"]
+
+
+def test_an_appended_value_too_long_for_its_column_is_refused_not_cut(storage):
+    if storage.engine.dialect.name == "sqlite":
+        pytest.skip("SQLite does not enforce VARCHAR lengths")
+    too_long = AppendRows(audit_events, [(1, "token.issued", *[None] * 3, "k" * 65, *[None] * 6)])
+    outcomes = _write_all(storage, [too_long])
+    assert "too long" in str(outcomes[0])
+    assert _jtis(storage) == []
 
 
 def test_without_an_event_loop_a_write_runs_inline(storage):
