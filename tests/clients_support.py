@@ -7,12 +7,11 @@ import base64
 import time
 from pathlib import Path
 
-from idp_support import AddedCertificate, CertStore, invoke_tokenidp
+from idp_support import AddedCertificate, CertStore, invoke_tokenidp, migrate_database
 from sqlalchemy import select
 
 from app.documents import TOKEN_PATH
 from app.storage.engine import create_storage_engine, database_url
-from app.storage.migrate import upgrade
 from app.storage.schema import audit_events
 
 FORM = {"content-type": "application/x-www-form-urlencoded"}
@@ -36,9 +35,7 @@ def idp_environ(
 ) -> dict[str, str]:
     """Production settings with the configured client `orders-service`, on the database at
     `url` brought up to date, as the IdP and the CLI read them."""
-    engine = create_storage_engine(database_url(url, config_dir))
-    upgrade(engine)
-    engine.dispose()
+    migrate_database(database_url(url, config_dir))
     return {
         **store.environ(CertificateThumbprint=signing.thumbprint),
         "TOKENIDP_DATABASE_URL": url,

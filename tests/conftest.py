@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from database_support import database_url  # noqa: F401 - a fixture for every test folder
+from database_support import database_url, storage  # noqa: F401 - fixtures for every folder
 from idp_support import CertStore, free_port, new_key
 from moto.server import ThreadedMotoServer
 

@@ -49,3 +49,17 @@ def database_url(request, tmp_path):
         yield schema.url
     finally:
         schema.drop()
+
+
+@pytest.fixture
+def storage(database_url):
+    """Storage on a migrated database of each engine (SQLite copied from a template)."""
+    from idp_support import migrate_database
+
+    from app.storage import Storage
+    from app.storage.engine import create_storage_engine
+
+    migrate_database(database_url)
+    engine = create_storage_engine(database_url)
+    yield Storage(engine)
+    engine.dispose()

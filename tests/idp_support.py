@@ -157,6 +157,26 @@ def migrated_sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
 
 
+def migrate_database(url: str) -> None:
+    """The database at `url` brought up to date: a SQLite file not made yet is a copy of the
+    per-process template (an upgrade costs a test a tenth of a second); anything else, a
+    PostgreSQL schema or an existing file, is upgraded."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.drivername == "sqlite" and parsed.database and parsed.database != ":memory:":
+        path = Path(parsed.database)
+        if not path.exists():
+            migrated_sqlite_url(path)
+            return
+    from app.storage.engine import create_storage_engine
+    from app.storage.migrate import upgrade
+
+    engine = create_storage_engine(url)
+    upgrade(engine)
+    engine.dispose()
+
+
 def client_environ(
     client_id: str = CLIENT_ID, secret: str = CLIENT_SECRET, index: int = 0
 ) -> dict[str, str]:

@@ -12,15 +12,22 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from asgi_support import asgi_request
-from idp_support import AUDIENCE, CLIENT_ID, CLIENT_SECRET, ISSUER, CertStore, client_environ
+from idp_support import (
+    AUDIENCE,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    ISSUER,
+    CertStore,
+    client_environ,
+    migrate_database,
+)
 from sqlalchemy import select
 
 from app import create_app
 from app.config import load_config
 from app.documents import INTROSPECTION_PATH, REVOCATION_PATH, TOKEN_PATH
 from app.http.application import serve
-from app.storage.engine import create_storage_engine, database_url
-from app.storage.migrate import upgrade
+from app.storage.engine import database_url
 from app.storage.schema import audit_events, revocation_rules
 from app.tokens.claims import build_access_token_claims
 from app.tokens.signer import ACCESS_TOKEN_TYPE, TokenSigner
@@ -36,9 +43,7 @@ FORM_TYPE = "application/x-www-form-urlencoded"
 def idp_environ(store: CertStore, config_dir: Path, url: str, **token_options: str) -> dict:
     """Production settings on the database at `url` (migrated here), with three clients."""
     if url != UNREACHABLE_DATABASE:
-        engine = create_storage_engine(database_url(url, config_dir))
-        upgrade(engine)
-        engine.dispose()
+        migrate_database(database_url(url, config_dir))
     environ = store.environ(**token_options)
     environ["TOKENIDP_DATABASE_URL"] = url
     environ["TOKENIDP_CONFIG_DIR"] = str(config_dir)

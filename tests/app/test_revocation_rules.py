@@ -14,9 +14,6 @@ from app.oauth.revocation_rules import (
     is_revoked,
     rule_from_selector,
 )
-from app.storage import Storage
-from app.storage.engine import create_storage_engine
-from app.storage.migrate import upgrade
 from app.storage.revocation_rules import delete_expired_rules, find_rules_for_token, insert_rule
 
 NOW = 1_800_000_000
@@ -97,14 +94,6 @@ def test_a_rule_holds_until_every_token_it_covers_has_expired():
 def test_a_rule_that_cannot_hold_is_refused_where_it_is_made(kind, value, issued_before):
     with pytest.raises(RevocationRuleError):
         rule(kind, value, issued_before=issued_before)
-
-
-@pytest.fixture
-def storage(database_url):
-    engine = create_storage_engine(database_url)
-    upgrade(engine)
-    yield Storage(engine)
-    engine.dispose()
 
 
 def test_the_query_finds_the_rules_naming_the_token_that_still_hold(storage):

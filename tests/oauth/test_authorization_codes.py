@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 
-import pytest
 from sqlalchemy import select
 
 from app.oauth.codes import (
@@ -17,9 +16,6 @@ from app.oauth.codes import (
     redeem_code,
     store_code,
 )
-from app.storage import Storage
-from app.storage.engine import create_storage_engine
-from app.storage.migrate import upgrade
 from app.storage.schema import authorization_codes
 
 NOW = 1_800_000_000
@@ -33,14 +29,6 @@ GRANT = CodeGrant(
     code_challenge="E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
     code_challenge_method="S256",
 )
-
-
-@pytest.fixture
-def storage(database_url):
-    engine = create_storage_engine(database_url)
-    upgrade(engine)
-    yield Storage(engine)
-    engine.dispose()
 
 
 def test_a_code_is_stored_as_a_digest_and_redeemed_once(storage):

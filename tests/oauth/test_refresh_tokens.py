@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import threading
 
-import pytest
 from sqlalchemy import select
 
 from app.oauth.refresh_tokens import (
@@ -23,20 +22,10 @@ from app.oauth.refresh_tokens import (
     store_refresh_token,
 )
 from app.storage import Storage
-from app.storage.engine import create_storage_engine
-from app.storage.migrate import upgrade
 from app.storage.schema import refresh_tokens
 
 NOW = 1_800_000_000
 DAY = 86400
-
-
-@pytest.fixture
-def storage(database_url):
-    engine = create_storage_engine(database_url)
-    upgrade(engine)
-    yield Storage(engine)
-    engine.dispose()
 
 
 def grant(kid: str = "KID-A", family: str | None = None) -> RefreshGrant:
