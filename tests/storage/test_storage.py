@@ -4,6 +4,7 @@ itself keeps append-only, and a unit of work that commits concurrent writes toge
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 
 import pytest
@@ -211,6 +212,29 @@ def test_an_appended_value_too_long_for_its_column_is_refused_not_cut(storage):
     outcomes = _write_all(storage, [too_long])
     assert "too long" in str(outcomes[0])
     assert _jtis(storage) == []
+
+
+def test_an_audit_event_waits_while_another_process_holds_the_sqlite_write_lock(storage):
+    """The loop never waits for the lock: the batch goes to the writer thread, which does,
+    and commits once the other writer is done."""
+    if storage.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's write lock")
+    other = sqlite3.connect(storage.engine.url.database, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+
+    async def scenario():
+        try:
+            write = asyncio.ensure_future(storage.write(recording(_event(1))))
+            await asyncio.sleep(0.3)  # the loop keeps running meanwhile
+            assert not write.done(), "the write gave up instead of waiting for the lock"
+            other.execute("COMMIT")
+            return await asyncio.wait_for(write, timeout=5)
+        finally:
+            await storage.close()
+
+    assert asyncio.run(scenario()) is None
+    other.close()
+    assert _jtis(storage) == ["jti-1"]
 
 
 def test_without_an_event_loop_a_write_runs_inline(storage):
