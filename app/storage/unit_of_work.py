@@ -2,15 +2,17 @@
 
 A handler signs outside any transaction, then `await storage.write(record)`: under the
 event loop, `record(tx)` is committed together with the units that arrive with it
-(app/storage/writers.py: inline at the end of the loop iteration on SQLite, in a writer
-thread on PostgreSQL); without a loop (WSGI, the CLI) it runs inline. Every wait is
-bounded, and a database that cannot answer raises `StorageUnavailableError`, which the
+(app/storage/writers.py: inline at the end of the loop iteration on SQLite, through
+psycopg's asyncio driver on PostgreSQL); without a loop (WSGI, the CLI) it runs inline.
+Every wait is bounded, and a database that cannot answer raises `StorageUnavailableError`, which the
 token endpoint answers with 503 `temporarily_unavailable`: a token is never returned
 before its records are committed.
 
 Measured here on SQLite, a transaction costs about 40 µs and a Core INSERT about 20 µs,
 against a few µs a row for one `executemany`; so writers hold their connection, and rows
-a unit `append`s (an audit event per token) go out in one `executemany` per table.
+a unit `append`s (an audit event per token) go out in one statement per table
+(app/storage/inserts.py). A batch of appended rows alone skips the transaction machinery
+altogether (app/storage/appends.py).
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ class DatabaseLockedError(StorageUnavailableError):
 
 class UnitOfWork:
     """One transaction's work: statements run now (`execute`); rows `append`ed are inserted
-    together just before the commit, one `executemany` per table, in the order appended."""
+    together just before the commit, one statement per table, in the order appended."""
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
