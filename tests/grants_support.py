@@ -4,13 +4,16 @@ stores them (the login page lands separately), then redeemed over HTTP."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlencode
 
+from asgi_support import exchange, http_scope
 from clients_support import add_client
 from sqlalchemy import insert
 
@@ -138,44 +141,17 @@ def refresh_form(refresh_token: str, **extra: str) -> dict[str, str]:
 async def asgi_post_many(application, path: str, form: dict[str, str], *, auth, count: int):
     """`count` identical form POSTs in flight at once on one event loop, through the ASGI
     adapter gunicorn's asgi worker calls; returns (status, JSON body) for each."""
-    import asyncio
-    import json
-    from urllib.parse import urlencode
-
     credentials = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
-    body = urlencode(form).encode()
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [
-            (b"content-type", b"application/x-www-form-urlencoded"),
-            (b"authorization", f"Basic {credentials}".encode()),
-        ],
-        "server": ("127.0.0.1", 5000),
-        "client": ("127.0.0.1", 40000),
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Authorization": f"Basic {credentials}",
     }
+    scope = http_scope("POST", path, headers)
+    incoming = [{"type": "http.request", "body": urlencode(form).encode(), "more_body": False}]
 
     async def one() -> tuple[int, dict]:
-        incoming = [{"type": "http.request", "body": body, "more_body": False}]
-        sent: list[dict] = []
-
-        async def receive():
-            return incoming.pop(0) if incoming else {"type": "http.disconnect"}
-
-        async def send(message):
-            sent.append(message)
-
-        await application(scope, receive, send)
-        status = next(m["status"] for m in sent if m["type"] == "http.response.start")
-        data = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-        return status, json.loads(data)
+        answer = await exchange(application, scope, incoming)
+        return answer.status, answer.json()
 
     try:
         return await asyncio.gather(*(one() for _ in range(count)))

@@ -24,7 +24,7 @@ from app.audit.events import TOKEN_REVOKED, AuditEvent, operator, record
 from app.audit.issued import count_alive_tokens_covered
 from app.audit.times import iso_time
 from app.cli import cli, command_settings, command_storage, reason_option
-from app.oauth.refresh_tokens import revoke_matching
+from app.oauth.refresh_tokens import revoke_covered
 from app.oauth.revocation_rules import (
     RULE_LEEWAY_SECONDS,
     RevocationRule,
@@ -133,7 +133,7 @@ def revoke(
             detail = {**_detail(rule, rule_id=rule_id), "count": refresh_revoked}
             record(
                 work,
-                admin_event("tokens.revoke", reason=reason, **_claim_fields(rule), detail=detail),
+                admin_event("tokens.revoke", reason=reason, **rule.matched_fields(), detail=detail),
             )
     if as_json:
         document = {
@@ -173,17 +173,8 @@ def revoke(
 def _revoke_refresh_tokens(
     work: UnitOfWork, rule: RevocationRule, *, now: int, reason: str | None
 ) -> int:
-    """The live refresh tokens the rule's selector matches, issued before its time; a
-    `token.revoked` event says how many. A jti rule names an access token: none."""
-    if rule.kind is RuleKind.JTI:
-        return 0
-    selector = {
-        RuleKind.CLIENT: "client_id",
-        RuleKind.SUBJECT: "subject",
-        RuleKind.KID: "kid",
-    }.get(rule.kind)
-    selected = {selector: rule.value} if selector else {}
-    revoked = revoke_matching(work, now=now, issued_before=rule.issued_before, **selected)
+    """The live refresh tokens the rule covers, revoked; a `token.revoked` event says how many."""
+    revoked = revoke_covered(work, rule, now=now)
     if revoked:
         record(
             work,
@@ -192,7 +183,7 @@ def _revoke_refresh_tokens(
                 now,
                 actor=operator(),
                 reason=reason,
-                **_claim_fields(rule),
+                **rule.matched_fields(),
                 detail={
                     "kind": str(rule.kind),
                     "value": rule.value,
@@ -231,17 +222,6 @@ def _selected(
     return given[0] if given else (None, None)
 
 
-def _claim_fields(rule: RevocationRule) -> dict[str, str]:
-    """The audit column that names what the rule matches (none for `all`)."""
-    column = {
-        RuleKind.JTI: "jti",
-        RuleKind.CLIENT: "client_id",
-        RuleKind.SUBJECT: "subject",
-        RuleKind.KID: "kid",
-    }.get(rule.kind)
-    return {column: rule.value} if column and rule.value else {}
-
-
 def _detail(rule: RevocationRule, *, rule_id: int | None) -> dict[str, Any]:
     return {
         "rule": rule_id,
@@ -259,6 +239,6 @@ def _revoked_event(
         now,
         actor=operator(),
         reason=reason,
-        **_claim_fields(rule),
+        **rule.matched_fields(),
         detail={**_detail(rule, rule_id=rule_id), "count": alive, "token_type": "access_token"},
     )

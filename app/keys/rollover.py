@@ -45,7 +45,7 @@ from app.keys.records import (
     record_revocation,
 )
 from app.keys.store import StoreEntry, read_store
-from app.oauth.refresh_tokens import revoke_matching
+from app.oauth.refresh_tokens import revoke_covered
 from app.oauth.revocation_rules import RuleKind, rule_from_selector
 from app.storage import Storage
 from app.storage.revocation_rules import insert_rule
@@ -336,7 +336,7 @@ def _revoke_tokens(run: RolloverRun, rollover: Rollover, reason: str) -> None:
     )
     why = f"emergency rollover of {rollover.compromised_kid}: {reason}"
     with run.storage.transaction() as work:
-        refresh = revoke_matching(work, now=now, kid=kid)
+        refresh = revoke_covered(work, rule, now=now)
         rule_id = insert_rule(work, rule, created_at=now, created_by=operator(), reason=why)
         detail = {"rule": rule_id, "kind": str(kind), "value": kid}
         record(

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, and_, insert, select, update
 
+from app.oauth.revocation_rules import RevocationRule, RuleKind
 from app.storage.schema import refresh_tokens
 from app.storage.unit_of_work import UnitOfWork
 
@@ -142,6 +143,14 @@ def revoke_matching(
     if issued_before is not None:
         conditions.append(table.c.created_at < issued_before)
     return work.execute(update(table).where(and_(*conditions)).values(revoked_at=now)).rowcount
+
+
+def revoke_covered(work: UnitOfWork, rule: RevocationRule, *, now: int) -> int:
+    """Revoke the live refresh tokens a revocation rule covers: its client, subject or kid
+    (or all), issued before its time. A jti rule names an access token: none."""
+    if rule.kind is RuleKind.JTI:
+        return 0
+    return revoke_matching(work, now=now, issued_before=rule.issued_before, **rule.matched_fields())
 
 
 def find_live(connection: Connection, token: str, *, now: int) -> RefreshGrant | None:

@@ -38,6 +38,14 @@ class RuleKind(StrEnum):
     ALL = "all"  # every token
 
 
+_CLAIM_NAMES = {
+    RuleKind.JTI: "jti",
+    RuleKind.CLIENT: "client_id",
+    RuleKind.SUBJECT: "subject",
+    RuleKind.KID: "kid",
+}
+
+
 class TokenFacts(NamedTuple):
     """What a rule can match in a verified access token."""
 
@@ -78,6 +86,13 @@ class RevocationRule:
             return True
         return self.value == _matched_claim(self.kind, token)
 
+    def matched_fields(self) -> dict[str, str]:
+        """The claim this rule matches, by its name (`{"kid": …}`); none for `all`. The
+        names are the audit log's columns, and the refresh-token selectors but `jti`."""
+        if self.value is None:
+            return {}
+        return {_CLAIM_NAMES[self.kind]: self.value}
+
     def describe(self) -> str:
         """The tokens covered, in an operator's words."""
         if self.kind is RuleKind.JTI:
@@ -92,12 +107,7 @@ class RevocationRule:
 
 
 def _matched_claim(kind: RuleKind, token: TokenFacts) -> str:
-    return {
-        RuleKind.JTI: token.jti,
-        RuleKind.CLIENT: token.client_id,
-        RuleKind.SUBJECT: token.subject,
-        RuleKind.KID: token.kid,
-    }[kind]
+    return getattr(token, _CLAIM_NAMES[kind])  # TokenFacts' fields bear the claims' names
 
 
 def is_revoked(token: TokenFacts, rules: Iterable[RevocationRule]) -> bool:

@@ -95,15 +95,15 @@ async def commit_or_unavailable(
     error to answer; then no `token.issued` event is recorded.
     """
 
-    def unit(work: UnitOfWork) -> OAuthError | None:
+    def with_grant_records(work: UnitOfWork) -> OAuthError | None:
         refusal = grant_record(work)
         if refusal is None:
             record(work, event)
         return refusal
 
+    # The event alone (client_credentials) is a row appended: app/storage/appends.py.
+    unit = recording(event) if grant_record is None else with_grant_records
     try:
-        if grant_record is None:  # the event alone (client_credentials): a row appended
-            return await storage.write(recording(event))
         return await storage.write(unit)
     except StorageUnavailableError as error:
         log.error("token not issued: %s", error)

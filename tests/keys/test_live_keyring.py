@@ -9,6 +9,7 @@ import json
 import time
 
 import pytest
+from clients_support import MovableClock
 from idp_support import CLIENT_ID, CLIENT_SECRET, CertStore
 from revocation_support import UNREACHABLE_DATABASE, Idp, header_of, idp_environ
 from sqlalchemy import select
@@ -24,20 +25,9 @@ from app.storage.schema import audit_events
 DELAY = 600
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @pytest.fixture
 def clock():
-    return Clock()
+    return MovableClock()
 
 
 def jwks_kids(idp: Idp) -> list[str]:
