@@ -4,6 +4,7 @@ bad address one line (exit 2) and say "ready" only once the sockets are bound.""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import errno
 import ipaddress
@@ -27,6 +28,8 @@ MAX_WORKERS = 256
 METRICS_DIRECTORY_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 KEEPALIVE_SECONDS = 5  # an idle keep-alive connection is closed after this long
 GRACEFUL_TIMEOUT_SECONDS = 10  # on SIGTERM, in-flight requests get this long to finish
+# On SIGTERM a worker answers with `Connection: close` this long before gunicorn's shutdown.
+DRAIN_SECONDS = 0.25
 _settings_loaded = False
 _owned_metrics_directory: Path | None = None
 _metrics_directory: str | None = None
@@ -196,6 +199,27 @@ def start_worker(server: Any, worker: Any) -> None:
     services.storage.after_fork()
     services.limit_storage.after_fork()
     services.keys.after_fork()
+    drain_before_stopping(worker, server.app.wsgi().asgi)
+
+
+def drain_before_stopping(worker: Any, adapter: Any) -> None:
+    """SIGTERM (a stop, or the old workers after `kill -HUP`) first makes every answer say
+    `Connection: close`, then, DRAIN_SECONDS later, starts gunicorn's graceful shutdown.
+
+    gunicorn alone closes a kept-alive connection when SIGTERM lands between an answer that
+    announced keep-alive and the worker's next read: a client that already sent its next
+    request on it sees the connection drop (seen in tests/app/test_reload.py). Once every
+    answer announces the close, no client reuses a connection the worker then closes.
+    """
+    stop = getattr(worker, "handle_exit_signal", None)
+    if stop is None:  # not gunicorn's asgi worker: nothing to wrap
+        return
+
+    def handle_exit_signal() -> None:
+        adapter.drain()
+        asyncio.get_running_loop().call_later(DRAIN_SECONDS, stop)
+
+    worker.handle_exit_signal = handle_exit_signal  # init_signals binds it after post_fork
 
 
 def _now(services: Any) -> dt.datetime:

@@ -3,6 +3,9 @@
 Handlers await only storage, which runs in a thread pool, so the loop keeps serving
 JWKS, discovery and health meanwhile; idle keep-alive connections and clients that
 trickle their requests hold no worker.
+
+A worker told to stop first `drain`s: every answer says `Connection: close`, so no client
+sends another request on a connection the worker is about to close (app/serving.py).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 AsgiApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+CONNECTION_CLOSE = (b"connection", b"close")
 
 
 class AsgiAdapter:
@@ -40,6 +44,11 @@ class AsgiAdapter:
         self.access_log = access_log
         self.addresses = addresses
         self.on_shutdown = on_shutdown
+        self.draining = False
+
+    def drain(self) -> None:
+        """From now on, every answer closes its connection (the worker is about to stop)."""
+        self.draining = True
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -66,13 +75,10 @@ class AsgiAdapter:
                     scope["method"], scope["path"], scope["headers"], body, address
                 )
                 answer = await handle(endpoint, request)
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": answer.status,
-                    "headers": (*answer.headers, (REQUEST_ID_HEADER, rid)),
-                }
-            )
+            headers = (*answer.headers, (REQUEST_ID_HEADER, rid))
+            if self.draining:
+                headers += (CONNECTION_CLOSE,)
+            await send({"type": "http.response.start", "status": answer.status, "headers": headers})
             await send({"type": "http.response.body", "body": answer.body})
             status, length = answer.status, len(answer.body)
         self.access_log.record(
@@ -94,6 +100,8 @@ class AsgiAdapter:
             if message["type"] == "http.response.start":
                 outcome[0] = message["status"]
                 headers = [*message.get("headers", ()), (REQUEST_ID_HEADER, rid)]
+                if self.draining:
+                    headers.append(CONNECTION_CLOSE)
                 message = {**message, "headers": headers}
             elif message["type"] == "http.response.body":
                 outcome[1] += len(message.get("body", b""))

@@ -10,7 +10,7 @@ from asgi_support import asgi_request
 from idp_support import CLIENT_ID, CLIENT_SECRET, CertStore, Gunicorn, new_key
 
 from app import create_app
-from app.documents import TOKEN_PATH
+from app.documents import JWKS_PATH, TOKEN_PATH
 from app.http.application import serve
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -54,6 +54,22 @@ def test_a_body_cut_short_by_a_disconnect_is_refused_by_the_asgi_adapter(applica
     assert answer.status == 400
     assert answer.json()["error"] == "invalid_request"
     assert "shorter than its Content-Length" in answer.json()["error_description"]
+
+
+def test_a_stopping_worker_answers_every_request_with_connection_close(configured):
+    """On SIGTERM a worker drains before gunicorn's shutdown (app/serving.py): no answer then
+    invites another request on a connection the worker is about to close, whether the
+    protocol endpoints or Flask answer it."""
+    _, store, folder = configured
+    signing = next(store.folder.glob("*.pfx")).stem
+    application = serve(create_app(store.settings(folder, CertificateThumbprint=signing)))
+    assert "connection" not in asgi_request(application.asgi, "GET", JWKS_PATH).headers
+
+    application.asgi.drain()
+    for path in (JWKS_PATH, "/healthz"):
+        answer = asgi_request(application.asgi, "GET", path)
+        assert answer.status == 200
+        assert answer.headers["connection"] == "close"
 
 
 def test_a_body_shorter_than_its_content_length_is_refused_by_the_wsgi_adapter(application):

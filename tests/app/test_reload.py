@@ -39,7 +39,7 @@ class Traffic:
                     timeout=10,
                 )
             except requests.RequestException as error:
-                self.failures.append(type(error).__name__)
+                self.failures.append(f"{type(error).__name__}: {error}"[:300])
                 continue
             if answer.status_code != 200:
                 self.failures.append(f"{answer.status_code} {answer.text[:100]}")
