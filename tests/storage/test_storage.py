@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+from pathlib import Path
 
 import pytest
 from sqlalchemy import insert, select, text
@@ -23,6 +24,7 @@ from app.storage.schema import (
     clients,
     metadata,
 )
+from app.storage.writers import CHECKPOINT_EVERY_COMMITS
 
 
 @pytest.fixture
@@ -235,6 +237,30 @@ def test_an_audit_event_waits_while_another_process_holds_the_sqlite_write_lock(
     assert asyncio.run(scenario()) is None
     other.close()
     assert _jtis(storage) == ["jti-1"]
+
+
+def test_under_steady_writes_the_sqlite_log_is_checkpointed_and_starts_over(storage):
+    """A token a moment, without pause: the write-ahead log must still be copied into the
+    database and begun again, or it grows for as long as the load lasts."""
+    if storage.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's write-ahead log")
+    writes = 8 * CHECKPOINT_EVERY_COMMITS
+
+    async def steady():
+        try:
+            for number in range(writes):
+                await storage.write(recording(_event(number)))
+        finally:
+            await storage.close()
+
+    asyncio.run(steady())
+    assert len(_jtis(storage)) == writes
+    # Each commit writes a page for the row and one for each of its two indexes; the log
+    # begins again after each checkpoint, so it holds about one interval's pages.
+    with storage.reading() as connection:
+        page_size = connection.exec_driver_sql("PRAGMA page_size").scalar()
+    log_bytes = Path(f"{storage.engine.url.database}-wal").stat().st_size
+    assert log_bytes < 2 * CHECKPOINT_EVERY_COMMITS * 4 * page_size
 
 
 def test_without_an_event_loop_a_write_runs_inline(storage):
