@@ -19,6 +19,7 @@ from app.http.access import take_client_id
 from app.http.messages import Endpoint, OAuthRequest, OAuthResponse
 from app.logs import iso_timestamp, json_line, loggable
 from app.oauth.errors import SERVER_ERROR, OAuthError
+from app.process_id import process_id
 
 log = logging.getLogger("tokenidp")
 REQUEST_ID_HEADER = b"x-request-id"
@@ -110,7 +111,7 @@ class AccessLog:
             )
         else:
             line = (
-                f"{iso_timestamp(now)} [{os.getpid()}] INFO tokenidp.access: {client} "
+                f"{iso_timestamp(now)} [{process_id()}] INFO tokenidp.access: {client} "
                 f'"{loggable(method)} {loggable(path)}" {status} {length} {milliseconds:.1f}ms '
                 f"rid={request_id.decode()}\n"
             ).encode()
@@ -156,7 +157,7 @@ def json_access_line(
         "time": iso_timestamp(now),
         "level": "INFO",
         "logger": "tokenidp.access",
-        "pid": os.getpid(),
+        "pid": process_id(),
         "request_id": request_id.decode(),
         "client_id": client_id[:MAX_CLIENT_ID] if client_id else None,
         "address": address,

@@ -19,6 +19,7 @@ from time import perf_counter
 from typing import TYPE_CHECKING
 
 from app.http.messages import Endpoint, OAuthRequest, OAuthResponse
+from app.process_id import process_id
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -38,8 +39,11 @@ class Series:
     that folder only after the `app` package is imported."""
 
     def __init__(self) -> None:
-        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, values
 
+        if is_multiprocess():
+            # The same files, named by the same pid, without a getpid call per increment.
+            values.ValueClass = values.MultiProcessValue(process_identifier=process_id)
         self.registry = registry = CollectorRegistry(auto_describe=False)
         self.tokens_issued = Counter(
             "tokenidp_tokens_issued",

@@ -59,8 +59,14 @@ def batch_rows(units: Sequence[AppendRows]) -> list[tuple[Any, ...]]:
 def append_on_sqlite(
     connection: sqlite3.Connection, dialect: Dialect, table: Table, rows: list[tuple[Any, ...]]
 ) -> None:
-    """One write transaction on the driver's connection (autocommit mode: see engine.py)."""
+    """One write transaction on the driver's connection (autocommit mode: see engine.py).
+
+    A single row is one statement, its own transaction (SQLite takes the write lock at its
+    start, as BEGIN IMMEDIATE would): two statements fewer, the common case at low load."""
     sql = compiled_insert(table, dialect)
+    if len(rows) == 1:
+        connection.execute(sql, rows[0])
+        return
     connection.execute("BEGIN IMMEDIATE")
     try:
         connection.executemany(sql, rows)
