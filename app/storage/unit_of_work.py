@@ -193,13 +193,17 @@ def _expire(pending: asyncio.Future[Any], seconds: float) -> None:
 
 
 @contextmanager
-def as_storage_unavailable() -> Iterator[None]:
+def as_storage_unavailable(*, count_locked: bool = True) -> Iterator[None]:
+    """Driver errors of an unusable database as StorageUnavailableError, counted in the
+    metrics; `count_locked=False` for a writer that asked for the lock without waiting and
+    will ask again (the lock held by another process is then no failure)."""
     try:
         yield
     except UNAVAILABLE as error:
         reason = " ".join(str(error.orig if hasattr(error, "orig") else error).split())[:200]
         if "database is locked" in reason:
-            metrics.storage_error("locked")
+            if count_locked:
+                metrics.storage_error("locked")
             raise DatabaseLockedError(
                 f"the database is locked by another writer: {reason}"
             ) from None

@@ -4,9 +4,11 @@ are committed in one transaction, and each still gets its own outcome.
 - `LoopWriter` (SQLite): the units of one loop iteration are committed inline, on the loop
   thread, at the end of the iteration. SQLite is a local file, a commit costs tens of µs,
   and a thread hand-off on one core costs as much as the commit (the GIL). The write lock
-  is taken without waiting; when another process holds it, the batch goes to the thread
-  writer, which may wait. WAL checkpoints (an fsync) run in that thread too, never inline,
-  and while one runs the loop's batches queue behind it (see `LoopWriter._commit`).
+  is taken without waiting; when another process holds it (another worker's commit, for
+  tens of µs), the batch is tried again a millisecond later with what arrived meanwhile,
+  and only after LOCK_RETRIES goes to the thread writer, which may wait. WAL checkpoints
+  (an fsync) run in that thread too, never inline, and while one runs the loop's batches
+  queue behind it (see `LoopWriter._commit`).
 - `ThreadWriter` (SQLite's fallback): one thread per process, holding its connection,
   commits whatever queued meanwhile; waiting for another process's lock never blocks the loop.
 - `AsyncWriter` (PostgreSQL): batches sent through psycopg's asyncio driver, one in flight.
@@ -46,6 +48,11 @@ Unit = Callable[[UnitOfWork], Any]
 Outcome = tuple[Any, BaseException | None]
 MAX_BATCH = 256
 CHECKPOINT_EVERY_COMMITS = 500
+# Another worker holds SQLite's write lock for one commit, tens of µs: the loop tries again
+# after LOCK_RETRY_SECONDS (libuv's timers count milliseconds), LOCK_RETRIES times, and
+# then leaves the wait to the thread writer (a CLI command's long transaction, say).
+LOCK_RETRY_SECONDS = 0.001
+LOCK_RETRIES = 50
 
 
 def commit_units(run: Callable[[list[Unit]], list[Any]], units: list[Unit]) -> list[Outcome]:
@@ -65,13 +72,16 @@ class HeldConnection:
     """One connection a writer keeps for its life (a pool checkout per batch costs more
     than the rows); after a failure it is thrown away and the next batch opens another."""
 
-    def __init__(self, engine: Engine, *, pragmas: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, engine: Engine, *, pragmas: tuple[str, ...] = (), waits_for_lock: bool = True
+    ) -> None:
         self.engine = engine
         self.pragmas = pragmas
+        self.waits_for_lock = waits_for_lock
         self.connection: Connection | None = None
 
     def run(self, units: list[Unit]) -> list[Any]:
-        with as_storage_unavailable():
+        with as_storage_unavailable(count_locked=self.waits_for_lock):
             try:
                 connection = self._connection()
                 table = appended_table(units)
@@ -195,12 +205,15 @@ class LoopWriter:
     def __init__(self, engine: Engine, fallback: ThreadWriter) -> None:
         # No waiting for the lock on the loop thread, and no checkpoint (an fsync) either.
         self.held = HeldConnection(
-            engine, pragmas=("PRAGMA busy_timeout=0", "PRAGMA wal_autocheckpoint=0")
+            engine,
+            pragmas=("PRAGMA busy_timeout=0", "PRAGMA wal_autocheckpoint=0"),
+            waits_for_lock=False,
         )
         self.fallback = fallback
         self.pending: list[tuple[Unit, asyncio.Future[Any]]] = []
         self.commits = 0
         self.checkpointing = False
+        self.lock_retries = 0
 
     def submit(self, unit: Unit, loop: asyncio.AbstractEventLoop) -> asyncio.Future[Any]:
         future: asyncio.Future[Any] = loop.create_future()
@@ -218,13 +231,25 @@ class LoopWriter:
             return
         outcomes = commit_units(self.held.run, [unit for unit, _ in batch])
         if isinstance(outcomes[0][1], DatabaseLockedError):
-            self._hand_over(batch, loop)  # another process writes: the thread waits for it
+            self._retry_later(batch, loop)
             return
+        self.lock_retries = 0
         settle(list(zip((future for _, future in batch), outcomes, strict=True)))
         self.commits += 1
         if self.commits % CHECKPOINT_EVERY_COMMITS == 0:
             self.checkpointing = True
             self.fallback.checkpoint(self._checkpointed)
+
+    def _retry_later(self, batch: list[tuple[Unit, asyncio.Future[Any]]], loop: Any) -> None:
+        """Another process holds the write lock: the batch, with what arrives meanwhile, is
+        tried again shortly; after LOCK_RETRIES the thread writer waits for the lock."""
+        self.lock_retries += 1
+        if self.lock_retries > LOCK_RETRIES:
+            self.lock_retries = 0
+            self._hand_over(batch, loop)
+            return
+        self.pending[:0] = batch  # nothing was pending: no commit is scheduled
+        loop.call_later(LOCK_RETRY_SECONDS, self._commit, loop)
 
     def _checkpointed(self) -> None:
         """In the writer thread, once the checkpoint and the batches handed over are done."""
