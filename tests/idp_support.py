@@ -200,6 +200,22 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def listens_on(pid: int, port: int) -> bool:
+    """Whether process `pid` holds the socket listening on loopback `port` (Linux's /proc)."""
+    listening = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+            listening.add(f"socket:[{fields[9]}]")
+    for descriptor in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            if os.readlink(descriptor) in listening:
+                return True
+        except OSError:  # closed meanwhile
+            continue
+    return False
+
+
 def venv_bin(name: str) -> str:
     return str(Path(sys.executable).parent / name)
 
@@ -263,36 +279,49 @@ class Gunicorn:
     ) -> None:
         """`log`: a file for gunicorn's stderr, for runs that log more than a pipe holds;
         `port`: a port chosen beforehand (an issuer that names it)."""
-        self.port = port or free_port()
-        self.log = log
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.environ, self.cwd, self.workers, self.log = environ, cwd, workers, log
+        self.port_chosen = port is not None
+        self._start(port or free_port())
+
+    def _start(self, port: int) -> None:
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
         env = {
             **os.environ,
-            **environ,
-            "TOKENIDP_BIND": f"127.0.0.1:{self.port}",
-            "PORT": str(self.port),  # Development's default issuer is http://127.0.0.1:$PORT
-            "TOKENIDP_WORKERS": str(workers),
+            **self.environ,
+            "TOKENIDP_BIND": f"127.0.0.1:{port}",
+            "PORT": str(port),  # Development's default issuer is http://127.0.0.1:$PORT
+            "TOKENIDP_WORKERS": str(self.workers),
             "PYTHONPATH": str(ROOT),
         }
         self.process = subprocess.Popen(
             [venv_bin("gunicorn"), "--config", str(ROOT / "gunicorn.conf.py"), "wsgi:app"],
-            cwd=cwd,
+            cwd=self.cwd,
             env=env,
             stdout=subprocess.PIPE,
-            stderr=log.open("w") if log is not None else subprocess.PIPE,
+            stderr=self.log.open("w") if self.log is not None else subprocess.PIPE,
             text=True,
         )
 
     def wait_ready(self, timeout: float = 20) -> None:
+        """Ready once /healthz answers from this gunicorn. Between `free_port` and gunicorn's
+        bind, another server of the suite may take the port (a downstream API asking for any
+        port, another worker's IdP): then this one starts again on another port."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise AssertionError(f"gunicorn exited: {self.stderr()}")
             try:
-                if requests.get(f"{self.url}/healthz", timeout=1).ok:
-                    return
+                answered = requests.get(f"{self.url}/healthz", timeout=1).ok
             except (requests.ConnectionError, requests.Timeout):  # not listening yet, or booting
-                time.sleep(0.05)
+                answered = False
+            if answered and listens_on(self.process.pid, self.port):
+                return
+            if answered and not self.port_chosen:
+                self.process.kill()
+                self.process.communicate(timeout=20)
+                self._start(free_port())
+            time.sleep(0.05)
         raise AssertionError("gunicorn did not become ready")
 
     def issue_token(self, scope: str = "orders.read") -> str:
