@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import errno
+import gc
 import ipaddress
 import logging
 import os
@@ -30,6 +31,9 @@ KEEPALIVE_SECONDS = 5  # an idle keep-alive connection is closed after this long
 GRACEFUL_TIMEOUT_SECONDS = 10  # on SIGTERM, in-flight requests get this long to finish
 # On SIGTERM a worker answers with `Connection: close` this long before gunicorn's shutdown.
 DRAIN_SECONDS = 0.25
+# A worker's young-generation garbage collection runs after this many new container objects
+# (Python's default: 700). See `collect_garbage_less_often`.
+YOUNG_OBJECTS_PER_COLLECTION = 20_000
 _settings_loaded = False
 _owned_metrics_directory: Path | None = None
 _metrics_directory: str | None = None
@@ -59,6 +63,7 @@ def gunicorn_settings(environ: Mapping[str, str]) -> dict[str, Any]:
         "control_socket_disable": True,  # one per host otherwise, shared by every instance
         "on_starting": refuse_unusable_addresses,
         "when_ready": announce_ready,
+        "pre_fork": freeze_startup_objects,
         "post_fork": start_worker,
         "child_exit": forget_worker_metrics,
         "on_exit": remove_metrics_directory,
@@ -174,6 +179,7 @@ def rebuild_app(server: Any) -> None:
     from app import create_app
     from app.http.application import serve
 
+    gc.unfreeze()  # the previous app's cycles may be collected once it is replaced
     previous = server.app.wsgi()
     try:
         rebuilt = serve(create_app())
@@ -200,6 +206,24 @@ def start_worker(server: Any, worker: Any) -> None:
     services.limit_storage.after_fork()
     services.keys.after_fork()
     drain_before_stopping(worker, server.app.wsgi().asgi)
+    collect_garbage_less_often()
+
+
+def freeze_startup_objects(server: Any, worker: Any) -> None:
+    """gunicorn's `pre_fork`, in the master: everything the preloaded app made goes to the
+    garbage collector's permanent generation, which the workers' collections never walk
+    (nor write to, so the pages stay shared between the workers)."""
+    gc.freeze()
+
+
+def collect_garbage_less_often() -> None:
+    """In a worker: a young-generation collection every YOUNG_OBJECTS_PER_COLLECTION new
+    objects instead of 700. With many requests in flight, each collection walked their live
+    frames, futures and dicts again and again: measured here at 64 connections (ES256, one
+    pinned worker), this and `freeze_startup_objects` took 240 µs of CPU a token to 193
+    (1.15x the tokens/s, alternating A/B, 6 rounds); at 1, 4 and 16 connections no change.
+    At most that many objects' worth of cyclic garbage waits a little longer."""
+    gc.set_threshold(YOUNG_OBJECTS_PER_COLLECTION)
 
 
 def drain_before_stopping(worker: Any, adapter: Any) -> None:

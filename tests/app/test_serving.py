@@ -3,6 +3,7 @@ one format and never hold a secret, and any working directory works."""
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import socket
@@ -23,6 +24,7 @@ from idp_support import (
     venv_bin,
 )
 
+from app import serving
 from app.documents import TOKEN_PATH
 
 GUNICORN = [venv_bin("gunicorn"), "--config", str(ROOT / "gunicorn.conf.py"), "wsgi:app"]
@@ -211,3 +213,17 @@ def _wait_for(url: str, process: subprocess.Popen, timeout: float = 20) -> None:
         except (requests.ConnectionError, requests.Timeout):  # not listening yet, or booting
             time.sleep(0.05)
     raise AssertionError(f"{url} never answered")
+
+
+def test_workers_fork_with_the_app_frozen_and_collect_young_objects_less_often():
+    """What the master made before forking is never walked by a worker's collections, and
+    requests in flight are not walked every 700 new objects (app/serving.py)."""
+    threshold = gc.get_threshold()
+    try:
+        serving.freeze_startup_objects(server=None, worker=None)
+        assert gc.get_freeze_count() > 0
+        serving.collect_garbage_less_often()
+        assert gc.get_threshold()[0] == serving.YOUNG_OBJECTS_PER_COLLECTION
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)
