@@ -21,7 +21,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.storage.inserts import compiled_insert, json_rows, json_rows_insert
-from app.storage.unit_of_work import UnitOfWork
+from app.storage.unit_of_work import THROWN_AWAY, UnitOfWork
 
 
 class AppendRows:
@@ -115,7 +115,5 @@ class PostgresAppender:
     async def drop(self) -> None:
         connection, self.connection = self.connection, None
         if connection is not None:
-            try:
+            with THROWN_AWAY:
                 await connection.close()
-            except Exception:  # noqa: S110 - it is being thrown away either way
-                pass

@@ -23,7 +23,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, CursorResult, Engine, Executable, Table
@@ -47,6 +47,10 @@ UNAVAILABLE = (
     sa_exc.TimeoutError,
     sqlite3.OperationalError,
 )
+
+
+# Closing a connection that is being thrown away: whatever that raises changes nothing.
+THROWN_AWAY = suppress(Exception)
 
 
 class StorageUnavailableError(TokenIdpError):

@@ -20,6 +20,7 @@ machinery: app/storage/appends.py.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 import threading
 from collections.abc import Callable
@@ -37,6 +38,7 @@ from app.storage.appends import (
 )
 from app.storage.engine import BUSY_TIMEOUT_MS, create_async_storage_engine
 from app.storage.unit_of_work import (
+    THROWN_AWAY,
     UNAVAILABLE,
     DatabaseLockedError,
     StorageUnavailableError,
@@ -75,8 +77,10 @@ class HeldConnection:
     def __init__(
         self, engine: Engine, *, pragmas: tuple[str, ...] = (), waits_for_lock: bool = True
     ) -> None:
+        """`waits_for_lock=False`: SQLite's busy timeout is 0, and a taken lock is no error
+        (the caller asks again)."""
         self.engine = engine
-        self.pragmas = pragmas
+        self.pragmas = pragmas if waits_for_lock else ("PRAGMA busy_timeout=0", *pragmas)
         self.waits_for_lock = waits_for_lock
         self.connection: Connection | None = None
 
@@ -107,10 +111,8 @@ class HeldConnection:
     def drop(self) -> None:
         connection, self.connection = self.connection, None
         if connection is not None:
-            try:
+            with THROWN_AWAY:
                 connection.invalidate()
-            except Exception:  # noqa: S110 - it is being thrown away either way
-                pass
 
     def _connection(self) -> Connection:
         if self.connection is None:
@@ -206,7 +208,7 @@ class LoopWriter:
         # No waiting for the lock on the loop thread, and no checkpoint (an fsync) either.
         self.held = HeldConnection(
             engine,
-            pragmas=("PRAGMA busy_timeout=0", "PRAGMA wal_autocheckpoint=0"),
+            pragmas=("PRAGMA wal_autocheckpoint=0",),
             waits_for_lock=False,
         )
         self.fallback = fallback
@@ -348,10 +350,8 @@ class AsyncWriter:
     async def _drop(self) -> None:
         connection, self.connection = self.connection, None
         if connection is not None:
-            try:
+            with THROWN_AWAY:
                 await connection.invalidate()
-            except Exception:  # noqa: S110 - it is being thrown away either way
-                pass
 
     async def close(self) -> None:
         """Return the connection and close the engine (a worker shutting down)."""
@@ -389,10 +389,8 @@ def settle(settled: list[tuple[asyncio.Future[Any], Outcome]]) -> None:
 
 def _call_on(loop: asyncio.AbstractEventLoop, callback: Callable[..., Any], *args: Any) -> None:
     """From the writer thread; a loop closed meanwhile has nobody left waiting."""
-    try:
+    with contextlib.suppress(RuntimeError):
         loop.call_soon_threadsafe(callback, *args)
-    except RuntimeError:
-        pass
 
 
 def _copy_outcome(future: asyncio.Future[Any], done: asyncio.Future[Any]) -> None:
